@@ -1,0 +1,121 @@
+//! [`Cache`]: a thread-safe, byte-bounded LRU map from byte keys to byte
+//! values, with optional per-entry TTL.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::lru::{CacheStats, Rule, Store, Value, default_shards};
+
+/// A byte-bounded LRU cache, safe to share between threads.
+///
+/// Entry cost is `key.len() + value.len()`; the summed cost of what is held
+/// never exceeds `max_bytes`, at any instant. When an insert needs room the
+/// least recently used entries go first (see the [crate docs](crate#eviction)
+/// for how exact that is across shards).
+///
+/// # Thread safety
+/// All methods take `&self`; share a `Cache` behind an `Arc`. Lookups lock
+/// one shard each; inserts are serialised with each other.
+///
+/// # Ownership
+/// The cache owns its copy of each key; values are reference-counted
+/// ([`Value`]), so a value handed out stays valid after it is evicted.
+pub struct Cache {
+    store: Store,
+}
+
+impl fmt::Debug for Cache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.stats();
+        f.debug_struct("Cache")
+            .field("max_bytes", &self.store.budget())
+            .field("bytes", &st.bytes)
+            .field("items", &st.items)
+            .finish()
+    }
+}
+
+impl Cache {
+    /// A cache holding at most `max_bytes` of keys and values. `max_bytes <=
+    /// 0` makes a cache that keeps nothing (every `get` misses).
+    ///
+    /// The shard count is chosen from the budget (one shard, and so exact
+    /// LRU, below 8 KiB); [`with_shards`](Self::with_shards) sets it.
+    pub fn new(max_bytes: i64) -> Self {
+        let shards = default_shards(u64::try_from(max_bytes).unwrap_or(0));
+        Self::with_shards(max_bytes, shards)
+    }
+
+    /// Like [`new`](Self::new) with an explicit shard count (rounded up to a
+    /// power of two, clamped to 1..=1024). One shard gives exact LRU order;
+    /// more shards let hits on different keys run in parallel.
+    pub fn with_shards(max_bytes: i64, shards: usize) -> Self {
+        Cache { store: Store::new(max_bytes, 1, shards, Rule::Single) }
+    }
+
+    /// The budget in bytes (0 when caching is disabled).
+    pub fn max_bytes(&self) -> u64 {
+        self.store.budget()
+    }
+
+    /// The number of shards.
+    pub fn shards(&self) -> usize {
+        self.store.shards()
+    }
+
+    /// The value for `key`, if held and not expired; a hit makes the entry
+    /// most recently used.
+    pub fn get(&self, key: &[u8]) -> Option<Value> {
+        self.store.get(0, self.store.hash(key), key)
+    }
+
+    /// Stores `key → value`, replacing any entry for `key` (its bytes are
+    /// released first: a replace never counts both). `ttl` of `None` never
+    /// expires.
+    ///
+    /// Returns false when nothing was kept: the entry alone is larger than
+    /// the budget (any older entry for `key` is removed then, so a stale
+    /// value is never served). That is not an error.
+    pub fn set(&self, key: &[u8], value: impl Into<Value>, ttl: Option<Duration>) -> bool {
+        self.store.insert(0, key, value.into(), ttl, || true)
+    }
+
+    /// Removes `key`; true when it was held.
+    pub fn remove(&self, key: &[u8]) -> bool {
+        self.store.remove(0, self.store.hash(key), key)
+    }
+
+    /// True when a live entry for `key` is held. Not counted as a lookup,
+    /// and does not change recency.
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.store.contains(0, self.store.hash(key), key)
+    }
+
+    /// The number of entries held (expired ones not yet dropped included).
+    pub fn len(&self) -> usize {
+        usize::try_from(self.stats().items).unwrap_or(usize::MAX)
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Drops every entry. Counters other than `bytes` and `items` are kept.
+    pub fn clear(&self) {
+        self.store.clear();
+    }
+
+    /// The counters: bytes, items, gets, hits, evictions.
+    pub fn stats(&self) -> CacheStats {
+        self.store.stats(0)
+    }
+
+    /// Walks the whole structure and panics if an invariant is broken
+    /// (list/table agreement, counters, the byte budget). For tests and
+    /// fuzzing; it takes every lock in turn.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) {
+        self.store.check_invariants();
+    }
+}

@@ -1,0 +1,437 @@
+//! [`Group`]: groupcache's named, loader-backed cache with a main and a hot
+//! segment, deduplicated loads, peers and statistics.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+
+use crate::counter::Counter;
+use crate::error::{Error, GetterError};
+use crate::flight::{Flight, Ticket};
+use crate::lru::{CacheStats, Rule, Store, Value, default_shards};
+
+/// Loads a value on a miss. The counterpart of groupcache's `Getter`.
+///
+/// Called by at most one thread per key at a time (the flight leader), with
+/// no lock of the group held. It may be called from any thread, so it must
+/// be `Send + Sync`. A panic is caught and reported to every waiter as
+/// [`Error::LoaderPanicked`].
+pub trait Getter: Send + Sync + 'static {
+    /// The value for `key`, or an error that reaches every caller intact.
+    fn get(&self, key: &[u8]) -> Result<Value, GetterError>;
+}
+
+impl<F> Getter for F
+where
+    F: Fn(&[u8]) -> Result<Value, GetterError> + Send + Sync + 'static,
+{
+    fn get(&self, key: &[u8]) -> Result<Value, GetterError> {
+        self(key)
+    }
+}
+
+/// Another process that owns some keys (groupcache's `ProtoGetter`).
+pub trait Peer: Send + Sync {
+    /// Fetches `key` of group `group` from this peer.
+    fn get(&self, group: &str, key: &[u8]) -> Result<Value, GetterError>;
+}
+
+/// Chooses the peer that owns a key (groupcache's `PeerPicker`).
+pub trait PeerPicker: Send + Sync {
+    /// The owner of `key`, or `None` when this process owns it.
+    fn pick_peer(&self, key: &[u8]) -> Option<Arc<dyn Peer>>;
+}
+
+/// Which of a group's two caches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheType {
+    /// Keys this process owns.
+    Main = 1,
+    /// Popular keys owned by peers, kept to spare the network.
+    Hot = 2,
+}
+
+/// A group's counters, as groupcache's `Stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Every `get`, from callers or peers.
+    pub gets: u64,
+    /// Gets answered from main or hot (including the re-check inside a load).
+    pub cache_hits: u64,
+    /// Values fetched from a peer.
+    pub peer_loads: u64,
+    /// Peer fetches that failed (and fell back to a local load).
+    pub peer_errors: u64,
+    /// Gets that missed the cache and joined or started a load.
+    pub loads: u64,
+    /// Loads that actually ran after deduplication.
+    pub loads_deduped: u64,
+    /// Successful getter calls.
+    pub local_loads: u64,
+    /// Getter calls that returned an error or panicked.
+    pub local_load_errs: u64,
+    /// Gets that came from peers ([`Group::serve_peer`]).
+    pub server_requests: u64,
+}
+
+#[derive(Default, Debug)]
+struct Counters {
+    gets: Counter,
+    cache_hits: Counter,
+    peer_loads: Counter,
+    peer_errors: Counter,
+    loads: Counter,
+    loads_deduped: Counter,
+    local_loads: Counter,
+    local_load_errs: Counter,
+    server_requests: Counter,
+}
+
+/// Settings of a [`Group`] beyond name, budget and getter.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct GroupOptions {
+    /// Time to live of loaded entries; `None` (the default) never expires.
+    pub ttl: Option<Duration>,
+    /// One peer load in `hot_sample` is kept in the hot cache (groupcache:
+    /// 10). 0 never keeps one.
+    pub hot_sample: u32,
+    /// Shards per cache; `None` picks from the budget.
+    pub shards: Option<usize>,
+}
+
+impl Default for GroupOptions {
+    fn default() -> Self {
+        GroupOptions { ttl: None, hot_sample: 10, shards: None }
+    }
+}
+
+impl GroupOptions {
+    /// Sets [`ttl`](Self::ttl).
+    pub fn ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Sets [`hot_sample`](Self::hot_sample).
+    pub fn hot_sample(mut self, one_in: u32) -> Self {
+        self.hot_sample = one_in;
+        self
+    }
+
+    /// Sets [`shards`](Self::shards).
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards);
+        self
+    }
+}
+
+const MAIN: usize = 0;
+const HOT: usize = 1;
+
+struct Inner {
+    name: String,
+    getter: Box<dyn Getter>,
+    peers: OnceLock<Arc<dyn PeerPicker>>,
+    /// Segment `MAIN` and segment `HOT` under `cache_bytes`, with
+    /// groupcache's eviction rule.
+    store: Store,
+    flight: Flight<Box<[u8]>, Value, Error>,
+    opts: GroupOptions,
+    /// Bumped by every `remove`; a load that saw another value when it
+    /// started does not populate the cache (it may hold the removed data).
+    removals: AtomicU64,
+    closed: AtomicBool,
+    counters: Counters,
+}
+
+/// A named cache that loads missing values through a [`Getter`], once per
+/// key however many callers ask at the same time (groupcache's `Group`).
+///
+/// Cloning a `Group` is cheap and gives another handle to the same group.
+///
+/// # Thread safety
+/// All methods take `&self` and may be called from any thread.
+///
+/// # Errors
+/// [`get`](Self::get) returns the getter's error to every caller that
+/// shared the load ([`Error::Getter`]), [`Error::LoaderPanicked`] when it
+/// panicked, [`Error::Timeout`] from the timed variant, [`Error::Closed`]
+/// after [`close`](Self::close).
+#[derive(Clone)]
+pub struct Group {
+    inner: Arc<Inner>,
+}
+
+static REGISTRY: LazyLock<RwLock<HashMap<String, Group>>> = LazyLock::new(|| RwLock::new(HashMap::new()));
+
+/// The registered group named `name`, if any.
+pub fn get_group(name: &str) -> Option<Group> {
+    REGISTRY.read().get(name).cloned()
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field("name", &self.inner.name)
+            .field("cache_bytes", &self.inner.store.budget())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Group {
+    /// Creates and registers a group. `cache_bytes` bounds main and hot
+    /// together; `<= 0` disables caching (every get loads, still
+    /// deduplicated).
+    ///
+    /// # Errors
+    /// [`Error::DuplicateGroup`] when the name is taken (groupcache panics
+    /// there).
+    pub fn new(name: &str, cache_bytes: i64, getter: impl Getter) -> Result<Group, Error> {
+        Self::with_options(name, cache_bytes, getter, GroupOptions::default())
+    }
+
+    /// [`new`](Self::new) with options.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_options(name: &str, cache_bytes: i64, getter: impl Getter, opts: GroupOptions) -> Result<Group, Error> {
+        let mut reg = REGISTRY.write();
+        if reg.contains_key(name) {
+            return Err(Error::DuplicateGroup(name.to_owned()));
+        }
+        let shards = opts.shards.unwrap_or_else(|| default_shards(u64::try_from(cache_bytes).unwrap_or(0)));
+        let g = Group {
+            inner: Arc::new(Inner {
+                name: name.to_owned(),
+                getter: Box::new(getter),
+                peers: OnceLock::new(),
+                store: Store::new(cache_bytes, 2, shards, Rule::MainHot),
+                flight: Flight::new(),
+                opts,
+                removals: AtomicU64::new(0),
+                closed: AtomicBool::new(false),
+                counters: Counters::default(),
+            }),
+        };
+        reg.insert(name.to_owned(), g.clone());
+        Ok(g)
+    }
+
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Sets the peer picker, once (groupcache's `RegisterPeerPicker`).
+    ///
+    /// # Errors
+    /// [`Error::PeersAlreadyRegistered`] on a second call.
+    pub fn register_peers(&self, picker: Arc<dyn PeerPicker>) -> Result<(), Error> {
+        self.inner.peers.set(picker).map_err(|_| Error::PeersAlreadyRegistered)
+    }
+
+    /// The value for `key`: from main or hot, else loaded once for all
+    /// concurrent callers (from the owning peer, or the getter).
+    ///
+    /// # Errors
+    /// See the [type docs](Group#errors).
+    pub fn get(&self, key: &[u8]) -> Result<Value, Error> {
+        self.get_inner(key, None)
+    }
+
+    /// Like [`get`](Self::get), but waits at most `timeout` for a load that
+    /// another caller runs ([`Error::Timeout`] then; the load goes on). A
+    /// caller that runs the load itself runs it to the end.
+    ///
+    /// # Errors
+    /// See the [type docs](Group#errors).
+    pub fn get_timeout(&self, key: &[u8], timeout: Duration) -> Result<Value, Error> {
+        self.get_inner(key, Some(Instant::now() + timeout))
+    }
+
+    /// A get on behalf of a peer: counted in `server_requests`, then as
+    /// [`get`](Self::get).
+    ///
+    /// # Errors
+    /// As [`get`](Self::get).
+    pub fn serve_peer(&self, key: &[u8]) -> Result<Value, Error> {
+        self.inner.counters.server_requests.incr();
+        self.get(key)
+    }
+
+    fn get_inner(&self, key: &[u8], deadline: Option<Instant>) -> Result<Value, Error> {
+        let inner = &*self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        inner.counters.gets.incr();
+        if let Some(v) = self.lookup(key) {
+            inner.counters.cache_hits.incr();
+            return Ok(v);
+        }
+        inner.counters.loads.incr();
+        match inner.flight.begin(key.into()) {
+            Ticket::Leader(leader) => {
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.load(key)));
+                let out = match out {
+                    Ok(r) => r,
+                    Err(payload) => {
+                        inner.counters.local_load_errs.incr();
+                        Err(Error::LoaderPanicked(crate::flight::panic_message(payload)))
+                    }
+                };
+                leader.complete(out).map(|(v, _)| v).map_err(Error::from)
+            }
+            Ticket::Waiter(w) => {
+                let out = match deadline {
+                    None => w.wait(),
+                    Some(d) => w.wait_deadline(d),
+                };
+                out.map_err(Error::from)
+            }
+        }
+    }
+
+    /// Main, then hot, with one hash.
+    fn lookup(&self, key: &[u8]) -> Option<Value> {
+        let store = &self.inner.store;
+        let h = store.hash(key);
+        store.get(MAIN, h, key).or_else(|| store.get(HOT, h, key))
+    }
+
+    /// The body of a load; runs on the flight leader.
+    fn load(&self, key: &[u8]) -> Result<Value, Error> {
+        let inner = &*self.inner;
+        // Another leader may have filled the cache between our miss and our
+        // becoming leader.
+        if let Some(v) = self.lookup(key) {
+            inner.counters.cache_hits.incr();
+            return Ok(v);
+        }
+        inner.counters.loads_deduped.incr();
+        let gen_at_start = inner.removals.load(Ordering::Acquire);
+        if let Some(peer) = inner.peers.get().and_then(|p| p.pick_peer(key)) {
+            match peer.get(&inner.name, key) {
+                Ok(v) => {
+                    inner.counters.peer_loads.incr();
+                    if inner.opts.hot_sample > 0 && one_in(inner.opts.hot_sample) {
+                        self.populate(HOT, key, &v, gen_at_start);
+                    }
+                    return Ok(v);
+                }
+                Err(_) => inner.counters.peer_errors.incr(),
+            }
+        }
+        match inner.getter.get(key) {
+            Ok(v) => {
+                inner.counters.local_loads.incr();
+                self.populate(MAIN, key, &v, gen_at_start);
+                Ok(v)
+            }
+            Err(e) => {
+                inner.counters.local_load_errs.incr();
+                Err(Error::Getter(e))
+            }
+        }
+    }
+
+    fn populate(&self, seg: usize, key: &[u8], v: &Value, gen_at_start: u64) {
+        let inner = &*self.inner;
+        inner.store.insert(seg, key, Arc::clone(v), inner.opts.ttl, || {
+            inner.removals.load(Ordering::Acquire) == gen_at_start && !inner.closed.load(Ordering::Acquire)
+        });
+    }
+
+    /// Removes `key` from main and hot, and detaches any load in flight for
+    /// it: later gets load afresh, and no load that started before this call
+    /// stores its value. Returns true when an entry was removed.
+    pub fn remove(&self, key: &[u8]) -> bool {
+        let inner = &*self.inner;
+        inner.removals.fetch_add(1, Ordering::AcqRel);
+        inner.flight.forget(&Box::from(key));
+        let h = inner.store.hash(key);
+        let a = inner.store.remove(MAIN, h, key);
+        let b = inner.store.remove(HOT, h, key);
+        a || b
+    }
+
+    /// The group's counters.
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.counters;
+        Stats {
+            gets: c.gets.get(),
+            cache_hits: c.cache_hits.get(),
+            peer_loads: c.peer_loads.get(),
+            peer_errors: c.peer_errors.get(),
+            loads: c.loads.get(),
+            loads_deduped: c.loads_deduped.get(),
+            local_loads: c.local_loads.get(),
+            local_load_errs: c.local_load_errs.get(),
+            server_requests: c.server_requests.get(),
+        }
+    }
+
+    /// The counters of the main or the hot cache.
+    pub fn cache_stats(&self, which: CacheType) -> CacheStats {
+        self.inner.store.stats(match which {
+            CacheType::Main => MAIN,
+            CacheType::Hot => HOT,
+        })
+    }
+
+    /// The byte budget shared by main and hot (0 when caching is disabled).
+    pub fn cache_bytes(&self) -> u64 {
+        self.inner.store.budget()
+    }
+
+    /// Unregisters the group (its name can be used again) and drops what it
+    /// caches. Later gets on any handle fail with [`Error::Closed`]; loads in
+    /// flight finish for their waiters but store nothing. Idempotent.
+    pub fn close(&self) {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let mut reg = REGISTRY.write();
+        if reg.get(&self.inner.name).is_some_and(|g| Arc::ptr_eq(&g.inner, &self.inner)) {
+            reg.remove(&self.inner.name);
+        }
+        drop(reg);
+        self.inner.store.clear();
+    }
+
+    /// True after [`close`](Self::close).
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Walks both caches and panics if an invariant is broken. For tests.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) {
+        self.inner.store.check_invariants();
+    }
+}
+
+/// True about once in `n` calls (a per-thread xorshift; not for security).
+fn one_in(n: u32) -> bool {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let seed = std::collections::hash_map::RandomState::new();
+            std::hash::BuildHasher::hash_one(&seed, std::thread::current().id()) | 1
+        });
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x % u64::from(n) == 0
+    })
+}

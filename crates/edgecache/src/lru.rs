@@ -1,0 +1,575 @@
+//! The byte-bounded LRU store behind [`Cache`](crate::Cache) and
+//! [`Group`](crate::Group).
+//!
+//! A [`Store`] holds one or more *segments* (a `Cache` has one; a `Group`
+//! has two, main and hot) under one byte budget. Each segment is split into
+//! shards; a shard is a hash table of node indices plus an intrusive
+//! doubly-linked recency list, all behind one `parking_lot` mutex.
+//!
+//! - A hit locks one shard, moves the node to the front of that shard's list
+//!   and clones the value's `Arc`. Hits on different shards never contend.
+//! - Structural changes that need room (inserts) are serialised by the
+//!   store's `write` mutex, so the budget check and the evictions it causes
+//!   are atomic with respect to each other: the resident bytes never exceed
+//!   the budget, at any instant.
+//! - The victim of an eviction is the tail of the shard whose tail is oldest,
+//!   judged by a stamp taken from the store's insert counter (`epoch`). With
+//!   one shard this is exact LRU; with several it is exact within a shard and
+//!   approximate across shards only among entries last used between the same
+//!   two inserts.
+//!
+//! Lock order: `write` before any shard; a thread holds two shard locks only
+//! while it holds `write`, so no two threads ever wait on each other's shard.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+use hashbrown::HashTable;
+use parking_lot::Mutex;
+
+/// A cached value: immutable shared bytes. Cloning is an atomic increment.
+pub type Value = Arc<[u8]>;
+
+const NIL: u32 = u32::MAX;
+
+/// One cached entry.
+struct Node {
+    key: Box<[u8]>,
+    value: Value,
+    hash: u64,
+    /// Neighbours in the shard's recency list (`NIL` at the ends); `prev` is
+    /// towards the front (most recent).
+    prev: u32,
+    next: u32,
+    /// The store's epoch when this node was last inserted or hit. Nodes are
+    /// ordered by it along the list: non-increasing from front to tail.
+    stamp: u64,
+    expires: Option<Instant>,
+}
+
+impl Node {
+    fn cost(&self) -> u64 {
+        (self.key.len() + self.value.len()) as u64
+    }
+}
+
+/// The part of a segment behind one lock.
+struct Shard {
+    /// Indices into `nodes`, hashed by `Node::hash`.
+    table: HashTable<u32>,
+    /// Slots; `None` slots are listed in `free`.
+    nodes: Vec<Option<Node>>,
+    free: Vec<u32>,
+    /// Most recently used node, or `NIL`.
+    head: u32,
+    /// Least recently used node, or `NIL`.
+    tail: u32,
+    gets: u64,
+    hits: u64,
+}
+
+/// What a removal hands back to the caller's accounting.
+struct Removed {
+    cost: u64,
+}
+
+impl Shard {
+    fn new() -> Self {
+        Shard { table: HashTable::new(), nodes: Vec::new(), free: Vec::new(), head: NIL, tail: NIL, gets: 0, hits: 0 }
+    }
+
+    fn node(&self, i: u32) -> &Node {
+        match &self.nodes[i as usize] {
+            Some(n) => n,
+            None => unreachable!("index {i} in the table or list points at a free slot"),
+        }
+    }
+
+    fn node_mut(&mut self, i: u32) -> &mut Node {
+        match &mut self.nodes[i as usize] {
+            Some(n) => n,
+            None => unreachable!("index {i} in the table or list points at a free slot"),
+        }
+    }
+
+    fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
+        let nodes = &self.nodes;
+        self.table.find(hash, |&i| matches!(&nodes[i as usize], Some(n) if &*n.key == key)).copied()
+    }
+
+    /// The stamp of the least recently used node, `u64::MAX` when empty.
+    fn tail_stamp(&self) -> u64 {
+        if self.tail == NIL { u64::MAX } else { self.node(self.tail).stamp }
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next) = {
+            let n = self.node(i);
+            (n.prev, n.next)
+        };
+        if prev == NIL {
+            self.head = next;
+        } else {
+            self.node_mut(prev).next = next;
+        }
+        if next == NIL {
+            self.tail = prev;
+        } else {
+            self.node_mut(next).prev = prev;
+        }
+    }
+
+    fn push_front(&mut self, i: u32) {
+        let old = self.head;
+        {
+            let n = self.node_mut(i);
+            n.prev = NIL;
+            n.next = old;
+        }
+        if old == NIL {
+            self.tail = i;
+        } else {
+            self.node_mut(old).prev = i;
+        }
+        self.head = i;
+    }
+
+    /// Marks `i` most recently used. Returns true when the tail or its stamp
+    /// changed.
+    fn touch(&mut self, i: u32, stamp: u64) -> bool {
+        self.node_mut(i).stamp = stamp;
+        let was_tail = self.tail == i;
+        if self.head == i {
+            return was_tail;
+        }
+        self.unlink(i);
+        self.push_front(i);
+        was_tail
+    }
+
+    fn insert(&mut self, node: Node) {
+        let hash = node.hash;
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = Some(node);
+                i
+            }
+            None => {
+                let i = u32::try_from(self.nodes.len()).unwrap_or(NIL);
+                assert!(i != NIL, "a cache shard cannot hold 2^32 - 1 entries");
+                self.nodes.push(Some(node));
+                i
+            }
+        };
+        let nodes = &self.nodes;
+        self.table.insert_unique(hash, i, |&j| match &nodes[j as usize] {
+            Some(n) => n.hash,
+            None => unreachable!("free slot in the table"),
+        });
+        self.push_front(i);
+    }
+
+    fn remove_at(&mut self, i: u32) -> Node {
+        let hash = self.node(i).hash;
+        if let Ok(entry) = self.table.find_entry(hash, |&j| j == i) {
+            entry.remove();
+        }
+        self.unlink(i);
+        self.free.push(i);
+        match self.nodes[i as usize].take() {
+            Some(n) => n,
+            None => unreachable!("removing a free slot"),
+        }
+    }
+
+    fn pop_tail(&mut self) -> Option<Node> {
+        if self.tail == NIL { None } else { Some(self.remove_at(self.tail)) }
+    }
+
+    fn clear(&mut self) {
+        *self = Shard { gets: self.gets, hits: self.hits, ..Shard::new() };
+    }
+}
+
+/// A shard and the lock-free copy of its tail stamp.
+struct Slot {
+    shard: Mutex<Shard>,
+    /// `shard.tail_stamp()` as of the last change to the tail, for choosing
+    /// a victim shard without locking every shard. Written under `shard`'s
+    /// lock; read without it (a stale read only makes the choice less exact).
+    tail_stamp: AtomicU64,
+}
+
+impl Slot {
+    fn sync_tail(&self, s: &Shard) {
+        self.tail_stamp.store(s.tail_stamp(), Ordering::Relaxed);
+    }
+}
+
+/// Counters of one segment, as groupcache's `CacheStats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Sum of `len(key) + len(value)` over the entries held.
+    pub bytes: u64,
+    /// Entries held.
+    pub items: u64,
+    /// Lookups.
+    pub gets: u64,
+    /// Lookups that found a live entry.
+    pub hits: u64,
+    /// Entries removed to make room, or because their TTL ran out (found
+    /// expired by a lookup or an insert). Explicit removals do not count.
+    pub evictions: u64,
+}
+
+/// One segment: a sharded recency-ordered map.
+struct Segment {
+    slots: Box<[CachePadded<Slot>]>,
+    /// `slots.len() - 1`; `slots.len()` is a power of two.
+    mask: usize,
+    /// Sum of the costs of the nodes held. Incremented only under the
+    /// store's `write` lock, after the node is linked; decremented after a
+    /// node is unlinked. So it never undercounts what is resident.
+    bytes: AtomicU64,
+    items: AtomicU64,
+    evictions: AtomicU64,
+}
+
+impl Segment {
+    fn new(shards: usize) -> Self {
+        let slots = (0..shards)
+            .map(|_| CachePadded::new(Slot { shard: Mutex::new(Shard::new()), tail_stamp: AtomicU64::new(u64::MAX) }))
+            .collect::<Vec<_>>()
+            .into_boxed_slice();
+        Segment {
+            slots,
+            mask: shards - 1,
+            bytes: AtomicU64::new(0),
+            items: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
+        }
+    }
+
+    fn slot_of(&self, hash: u64) -> usize {
+        // hashbrown indexes buckets with the low bits and tags with the top
+        // seven; pick shards with bits from the middle.
+        (hash >> 32) as usize & self.mask
+    }
+
+    fn account_removed(&self, cost: u64, evicted: bool) {
+        self.bytes.fetch_sub(cost, Ordering::Relaxed);
+        self.items.fetch_sub(1, Ordering::Relaxed);
+        if evicted {
+            self.evictions.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The slot whose tail is oldest, if any slot holds anything.
+    fn oldest_slot(&self) -> Option<usize> {
+        let mut best = None;
+        let mut best_stamp = u64::MAX;
+        for (i, slot) in self.slots.iter().enumerate() {
+            let s = slot.tail_stamp.load(Ordering::Relaxed);
+            if s < best_stamp {
+                best_stamp = s;
+                best = Some(i);
+            }
+        }
+        best
+    }
+
+    fn stats(&self) -> CacheStats {
+        let mut st = CacheStats {
+            bytes: self.bytes.load(Ordering::Relaxed),
+            items: self.items.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+            ..CacheStats::default()
+        };
+        for slot in self.slots.iter() {
+            let s = slot.shard.lock();
+            st.gets += s.gets;
+            st.hits += s.hits;
+        }
+        st
+    }
+}
+
+/// Which segment gives up an entry when the store is over budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// One segment: always segment 0.
+    Single,
+    /// groupcache: segment 1 (hot) while `hot > main / 8`, else segment 0
+    /// (main).
+    MainHot,
+}
+
+/// Segments under one byte budget. See the [module docs](self).
+pub(crate) struct Store {
+    segs: Box<[Segment]>,
+    hasher: foldhash::fast::RandomState,
+    /// Serialises inserts, so a budget check and its evictions are atomic.
+    write: Mutex<()>,
+    /// The budget in bytes; 0 keeps nothing.
+    budget: u64,
+    /// Bumped by every insert; the stamp of nodes inserted or hit after it.
+    epoch: AtomicU64,
+    rule: Rule,
+}
+
+/// Above this many bytes of budget per shard, a store gets another shard
+/// (up to [`max_shards`]). Small caches get one shard and so exact LRU.
+const BYTES_PER_SHARD: u64 = 4096;
+
+fn max_shards() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
+    (cpus * 4).next_power_of_two().min(64)
+}
+
+/// The default shard count for a budget: a power of two, at least 1, at
+/// most `4 × cores` (capped at 64), and about one per 4 KiB of budget.
+pub(crate) fn default_shards(budget: u64) -> usize {
+    let by_size = (budget / BYTES_PER_SHARD).max(1);
+    let n = usize::try_from(by_size).unwrap_or(usize::MAX).min(max_shards());
+    // Round down to a power of two.
+    1 << (usize::BITS - 1 - n.leading_zeros())
+}
+
+impl Store {
+    /// A store of `segments` segments under `budget` bytes (`<= 0`: keep
+    /// nothing), each with `shards` shards (rounded up to a power of two,
+    /// clamped to 1..=1024).
+    pub(crate) fn new(budget: i64, segments: usize, shards: usize, rule: Rule) -> Self {
+        let shards = shards.clamp(1, 1024).next_power_of_two();
+        Store {
+            segs: (0..segments).map(|_| Segment::new(shards)).collect(),
+            hasher: foldhash::fast::RandomState::default(),
+            write: Mutex::new(()),
+            budget: u64::try_from(budget).unwrap_or(0),
+            epoch: AtomicU64::new(0),
+            rule,
+        }
+    }
+
+    pub(crate) fn budget(&self) -> u64 {
+        self.budget
+    }
+
+    pub(crate) fn shards(&self) -> usize {
+        self.segs[0].slots.len()
+    }
+
+    pub(crate) fn hash(&self, key: &[u8]) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(key)
+    }
+
+    /// Looks `key` up in segment `seg`; a hit becomes most recently used.
+    pub(crate) fn get(&self, seg: usize, hash: u64, key: &[u8]) -> Option<Value> {
+        let segment = &self.segs[seg];
+        let slot = &segment.slots[segment.slot_of(hash)];
+        let mut s = slot.shard.lock();
+        s.gets += 1;
+        let i = s.find(hash, key)?;
+        if let Some(deadline) = s.node(i).expires
+            && Instant::now() >= deadline
+        {
+            let n = s.remove_at(i);
+            slot.sync_tail(&s);
+            drop(s);
+            segment.account_removed(n.cost(), true);
+            return None;
+        }
+        s.hits += 1;
+        if s.touch(i, self.epoch.load(Ordering::Relaxed)) {
+            slot.sync_tail(&s);
+        }
+        Some(Arc::clone(&s.node(i).value))
+    }
+
+    /// True when segment `seg` holds a live entry for `key`. Does not count
+    /// as a lookup and does not change recency.
+    pub(crate) fn contains(&self, seg: usize, hash: u64, key: &[u8]) -> bool {
+        let segment = &self.segs[seg];
+        let s = segment.slots[segment.slot_of(hash)].shard.lock();
+        match s.find(hash, key) {
+            Some(i) => s.node(i).expires.is_none_or(|d| Instant::now() < d),
+            None => false,
+        }
+    }
+
+    /// Stores `key → value` in segment `seg`, replacing any entry for `key`
+    /// there, evicting as the rule says until it fits. Returns false (and
+    /// keeps nothing, dropping any old entry for `key`) when the entry alone
+    /// is larger than the budget.
+    ///
+    /// `admit` runs under the write lock just before the entry is linked; if
+    /// it returns false nothing is stored (used by `Group` to drop a load
+    /// that a concurrent `remove` made stale).
+    pub(crate) fn insert(
+        &self,
+        seg: usize,
+        key: &[u8],
+        value: Value,
+        ttl: Option<Duration>,
+        admit: impl FnOnce() -> bool,
+    ) -> bool {
+        let cost = (key.len() + value.len()) as u64;
+        let hash = self.hash(key);
+        let expires = ttl.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+        let _w = self.write.lock();
+        let segment = &self.segs[seg];
+        let home = segment.slot_of(hash);
+        let slot = &segment.slots[home];
+        let mut g = slot.shard.lock();
+        if let Some(i) = g.find(hash, key) {
+            let old = g.remove_at(i);
+            segment.account_removed(old.cost(), false);
+        }
+        if self.budget == 0 || cost > self.budget || !admit() {
+            slot.sync_tail(&g);
+            return false;
+        }
+        // Make room. Each pass removes one node or finds nothing to remove,
+        // so the loop ends within (entries held + 1) passes.
+        while self.total_bytes() + cost > self.budget {
+            let Some(victim_seg) = self.victim_segment() else { break };
+            let vs = &self.segs[victim_seg];
+            let Some(vi) = vs.oldest_slot() else { break };
+            let removed = if victim_seg == seg && vi == home {
+                let n = g.pop_tail();
+                slot.sync_tail(&g);
+                n.map(|n| Removed { cost: n.cost() })
+            } else {
+                // Holding `g` too is safe: only holders of `write` take a
+                // second shard lock.
+                let vslot = &vs.slots[vi];
+                let mut vg = vslot.shard.lock();
+                let n = vg.pop_tail();
+                vslot.sync_tail(&vg);
+                n.map(|n| Removed { cost: n.cost() })
+            };
+            match removed {
+                Some(r) => vs.account_removed(r.cost, true),
+                // The slot emptied since we read its stamp; look again.
+                None => continue,
+            }
+        }
+        let stamp = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
+        g.insert(Node { key: key.into(), value, hash, prev: NIL, next: NIL, stamp, expires });
+        slot.sync_tail(&g);
+        drop(g);
+        segment.bytes.fetch_add(cost, Ordering::Relaxed);
+        segment.items.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Removes `key` from segment `seg`; true when an entry was there.
+    pub(crate) fn remove(&self, seg: usize, hash: u64, key: &[u8]) -> bool {
+        let segment = &self.segs[seg];
+        let slot = &segment.slots[segment.slot_of(hash)];
+        let mut g = slot.shard.lock();
+        let Some(i) = g.find(hash, key) else { return false };
+        let n = g.remove_at(i);
+        slot.sync_tail(&g);
+        drop(g);
+        segment.account_removed(n.cost(), false);
+        true
+    }
+
+    /// Drops every entry of every segment. Counters other than bytes and
+    /// items are kept.
+    pub(crate) fn clear(&self) {
+        let _w = self.write.lock();
+        for segment in self.segs.iter() {
+            for slot in segment.slots.iter() {
+                let mut g = slot.shard.lock();
+                let (mut bytes, mut items) = (0, 0);
+                let mut i = g.head;
+                while i != NIL {
+                    let n = g.node(i);
+                    bytes += n.cost();
+                    items += 1;
+                    i = n.next;
+                }
+                g.clear();
+                slot.sync_tail(&g);
+                drop(g);
+                segment.bytes.fetch_sub(bytes, Ordering::Relaxed);
+                segment.items.fetch_sub(items, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub(crate) fn total_bytes(&self) -> u64 {
+        self.segs.iter().map(|s| s.bytes.load(Ordering::Relaxed)).sum()
+    }
+
+    pub(crate) fn stats(&self, seg: usize) -> CacheStats {
+        self.segs[seg].stats()
+    }
+
+    /// The segment the rule names, or another non-empty one if that one is
+    /// empty; `None` when all are empty.
+    fn victim_segment(&self) -> Option<usize> {
+        let bytes = |i: usize| self.segs[i].bytes.load(Ordering::Relaxed);
+        let first = match self.rule {
+            Rule::Single => 0,
+            Rule::MainHot => usize::from(bytes(1) > bytes(0) / 8),
+        };
+        if bytes(first) > 0 {
+            return Some(first);
+        }
+        (0..self.segs.len()).find(|&i| bytes(i) > 0)
+    }
+
+    /// Walks every shard and checks the structure: list and table agree,
+    /// stamps are ordered, counters match what is held, and the budget holds.
+    /// For tests; panics with a description on the first violation.
+    pub(crate) fn check_invariants(&self) {
+        // Test-only walker: a panic with a message is the report.
+        let _w = self.write.lock();
+        let mut total = 0;
+        for (si, segment) in self.segs.iter().enumerate() {
+            let (mut bytes, mut items) = (0u64, 0u64);
+            for (k, slot) in segment.slots.iter().enumerate() {
+                let g = slot.shard.lock();
+                let mut i = g.head;
+                let mut prev = NIL;
+                let mut last_stamp = u64::MAX;
+                let mut n_list = 0usize;
+                while i != NIL {
+                    let n = g.node(i);
+                    assert_eq!(n.prev, prev, "segment {si} shard {k}: broken back link");
+                    assert!(n.stamp <= last_stamp, "segment {si} shard {k}: stamps out of order");
+                    assert_eq!(g.find(n.hash, &n.key), Some(i), "segment {si} shard {k}: node not in table");
+                    assert_eq!(segment.slot_of(n.hash), k, "segment {si}: node in the wrong shard");
+                    last_stamp = n.stamp;
+                    bytes += n.cost();
+                    items += 1;
+                    n_list += 1;
+                    prev = i;
+                    i = n.next;
+                }
+                assert_eq!(g.tail, prev, "segment {si} shard {k}: tail is not the last node");
+                assert_eq!(g.table.len(), n_list, "segment {si} shard {k}: table and list sizes differ");
+                assert_eq!(
+                    slot.tail_stamp.load(Ordering::Relaxed),
+                    g.tail_stamp(),
+                    "segment {si} shard {k}: stale tail stamp"
+                );
+            }
+            assert_eq!(segment.bytes.load(Ordering::Relaxed), bytes, "segment {si}: byte counter");
+            assert_eq!(segment.items.load(Ordering::Relaxed), items, "segment {si}: item counter");
+            total += bytes;
+        }
+        assert!(total <= self.budget, "resident {total} bytes exceed the budget {}", self.budget);
+    }
+}
+
+fn far_future() -> Instant {
+    // About 30 years: later than any cache entry will be looked at.
+    Instant::now() + Duration::from_secs(30 * 365 * 24 * 3600)
+}

@@ -41,7 +41,7 @@ loom: ## Model-check Flight and the watch cache's hand-offs with loom
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release -p edgecache --test 'loom_*'
 
 sanitize: ## Concurrency and stress tests under AddressSanitizer (nightly)
-	RUSTFLAGS="-Zsanitizer=address" RUSTDOCFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR=target/asan \
+	RUSTFLAGS="-Zsanitizer=address --cfg edgecache_sanitize" RUSTDOCFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR=target/asan \
 	  $(CARGO) +nightly test -p edgecache --target x86_64-unknown-linux-gnu \
 	  --test flight --test cache --test group --test stress
 
@@ -50,3 +50,16 @@ bench: ## Criterion benchmarks next to the peers (see docs/benchmarks.md)
 
 clean: ## Remove build output
 	$(CARGO) clean
+
+CBINDGEN_VERSION := 0.29.4
+CBINDGEN := $(CURDIR)/.tools/bin/cbindgen
+
+$(CBINDGEN):
+	$(CARGO) install --locked --root $(CURDIR)/.tools cbindgen --version $(CBINDGEN_VERSION)
+
+header: $(CBINDGEN) ## Regenerate include/edgecache.h with the pinned cbindgen
+	$(CBINDGEN) --quiet --config crates/edgecache-capi/cbindgen.toml --crate edgecache-capi --output include/edgecache.h
+
+header-check: $(CBINDGEN) ## Fail if include/edgecache.h differs from what cbindgen generates
+	$(CBINDGEN) --quiet --config crates/edgecache-capi/cbindgen.toml --crate edgecache-capi --output target/edgecache.h.check
+	@diff -u include/edgecache.h target/edgecache.h.check || { echo "include/edgecache.h is stale: run 'make header'"; exit 1; }

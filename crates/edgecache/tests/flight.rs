@@ -28,12 +28,7 @@ fn lead(f: &F, key: &str) -> edgecache::flight::Leader<String, u64, String> {
 
 /// Starts `n` threads calling `run` on `key` with a loader that counts its
 /// calls, while a leader ticket holds the key; returns the joined results.
-fn waiters_behind_leader(
-    f: &F,
-    key: &str,
-    n: usize,
-    calls: &Arc<AtomicUsize>,
-) -> Vec<Joined> {
+fn waiters_behind_leader(f: &F, key: &str, n: usize, calls: &Arc<AtomicUsize>) -> Vec<Joined> {
     (0..n)
         .map(|_| {
             let f = f.clone();

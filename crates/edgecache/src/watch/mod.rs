@@ -1,0 +1,783 @@
+//! [`WatchCache`]: a sliding window of watch events keyed by
+//! resourceVersion, plus the current state, so a reconnecting client resumes
+//! from its resourceVersion instead of listing everything again. The
+//! semantics are those of the Kubernetes apiserver's `watchCache`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use edgecache::watch::{EventType, Object, Selector, WatchCache, WatchOptions};
+//!
+//! let cache = WatchCache::builder()
+//!     .capacity(100)
+//!     .index("label:app")
+//!     .build()
+//!     .unwrap();
+//! cache.replace(vec![Object::new("default/a", &b"a1"[..]).label("app", "web")], 10).unwrap();
+//! cache.update(Object::new("default/a", &b"a2"[..]).label("app", "web"), 11).unwrap();
+//!
+//! // A client that saw rv 10 resumes without relisting.
+//! let events = cache.events_since(10).unwrap();
+//! assert_eq!(events.len(), 1);
+//! assert_eq!(events[0].event_type(), EventType::Modified);
+//! assert_eq!(events[0].prev_object(), Some(&b"a1"[..]));
+//!
+//! // A list answered from the index.
+//! let web = Selector::new().with("app", "web");
+//! let (items, rv) = cache.list(11, &web, &Selector::everything()).unwrap();
+//! assert_eq!((items.len(), rv), (1, 11));
+//!
+//! // A watcher: the backlog after rv 10, then live events.
+//! let w = cache.watch(10, &web, &Selector::everything(), WatchOptions::new()).unwrap();
+//! cache.delete(Object::new("default/a", &b""[..]), 12).unwrap();
+//! assert_eq!(w.next().unwrap().resource_version(), 11);
+//! assert_eq!(w.next().unwrap().event_type(), EventType::Deleted);
+//! assert_eq!(w.next_timeout(Duration::from_millis(1)).unwrap(), None);
+//! ```
+//!
+//! # Resource versions and expiry
+//! Every write carries a resourceVersion greater than the cache's current
+//! one (else [`WatchError::InvalidArgument`], nothing changed).
+//! [`events_since(rv)`](WatchCache::events_since) and
+//! [`watch(rv, ..)`](WatchCache::watch) deliver the events with a greater
+//! resourceVersion; `rv = 0` means "the current state", given as ADDED
+//! events at the cache's resourceVersion. A request is too old
+//! ([`WatchError::ResourceExpired`], HTTP 410) when `rv < oldest - 1`,
+//! where, as in Kubernetes:
+//! - if no event has left the window since the last
+//!   [`replace`](WatchCache::replace) (relist) at `list_rv`,
+//!   `oldest = list_rv + 1`: everything after the relist is here;
+//! - otherwise `oldest` is the oldest buffered event's resourceVersion
+//!   (and, with nothing buffered, the cache's resourceVersion + 1).
+//!
+//! So `rv = oldest - 1` succeeds and `rv = oldest - 2` expires. After a
+//! relist at `rv`, `events_since(rv)` is empty and anything older expires.
+//! A resourceVersion the cache has not reached yet is not an error for
+//! `events_since` (nothing after it is known, so the answer is empty); use
+//! [`wait_until_fresh`](WatchCache::wait_until_fresh) first to wait for it,
+//! as [`list`](WatchCache::list) and [`get`](WatchCache::get) do.
+//!
+//! # Window sizing
+//! The window holds between `capacity` and `max_capacity` events and
+//! resizes as Kubernetes' `resizeCacheLocked` does, only when full: it
+//! doubles (capped) when even its oldest event is younger than the
+//! freshness duration (75 s by default), and halves (not below `capacity`)
+//! when the event a quarter of the capacity from the newest end is older
+//! than that. It is also bounded by `max_bytes`, which Kubernetes lacks: the
+//! oldest events leave while the counted bytes exceed it. Every event that
+//! leaves, by any of these rules, expires the resourceVersions before it.
+//! The time comes from a [`Clock`] (injectable, see [`ManualClock`]).
+//!
+//! # Watchers
+//! A [`Watcher`] first yields the events after its resourceVersion from the
+//! window (or the current state for 0), then live events, filtered by its
+//! selectors: an event reaches it when the new object (unless deleted) or
+//! the previous one matches; a change into the selection arrives as ADDED,
+//! out of it as DELETED, as in Kubernetes' cacheWatcher. A watcher never
+//! blocks a writer: it has a bounded buffer ([`WatchOptions::buffer`],
+//! default [`DEFAULT_WATCH_BUFFER`]) and one that fills it is closed with
+//! [`CloseReason::FellBehind`], never given a gap or a duplicate. A relist
+//! closes every watcher ([`CloseReason::Relisted`]), as the Kubernetes
+//! cacher terminates all watchers before relisting. Bookmarks are explicit:
+//! [`WatchCache::bookmark(rv)`](WatchCache::bookmark) (call it when the
+//! upstream reports progress, or on a timer) sends a BOOKMARK to every
+//! watcher that asked for them ([`WatchOptions::bookmarks`]); a full buffer
+//! skips a bookmark rather than closing.
+//!
+//! # Thread safety
+//! [`WatchCache`] and [`Watcher`] are `Send + Sync`; every method takes
+//! `&self`. One mutex guards the window, the current state and the watcher
+//! registry, so each write, together with its fan-out to watchers, is
+//! atomic: a reader sees a write entirely or not at all, and a watcher
+//! registered during a write gets it either in its backlog or live, exactly
+//! once. Readers copy handles out (one reference count per event or item)
+//! and release the lock; a watcher's reads take only the watcher's own lock.
+//! Blocking waits use condition variables, never spinning; the primitives
+//! come from `crate::sync`, so the wait/notify and hand-off paths are
+//! model-checked with loom (`tests/loom_watch.rs`).
+//!
+//! # Memory accounting
+//! Each buffered event counts `key.len() + object.len() + prev_object.len()`
+//! bytes ([`Event::counted_bytes`]), and between calls
+//!
+//! `Σ counted bytes over the window <= max_bytes` and
+//! `events in the window <= capacity <= max_capacity`.
+//!
+//! The uncounted bookkeeping is [`event_overhead_bytes()`] per event (the
+//! ring slot, the item allocation and reference-count headers: 144 bytes
+//! on 64-bit), plus label and field maps that changed with the event
+//! (unchanged ones are shared with the previous version, empty ones are
+//! free). The count is conservative: the previous object is shared with the
+//! older event that introduced it. So the window's heap is at most about
+//! `max_bytes + max_capacity × event_overhead_bytes()` plus changed maps.
+//! The current state (one item per key) mirrors the upstream and is not
+//! bounded by `max_bytes`. A watcher holds 32-byte handles to shared events:
+//! at most `buffer` live ones plus its initial backlog.
+//!
+//! # Differences from Kubernetes
+//! - The byte bound (`max_bytes`).
+//! - Watchers' DELETED events for real deletions carry the object passed to
+//!   [`delete`](WatchCache::delete) (Kubernetes sends the cached previous
+//!   object); the previous object is available as
+//!   [`Event::prev_object`].
+//! - Writes whose resourceVersion does not increase are rejected.
+//! - Bookmarks go out when [`WatchCache::bookmark`] is called, not on a
+//!   timer of the cache's own.
+//!
+//! # Panics
+//! No method panics on any input. A panic inside a user-supplied [`Clock`]
+//! propagates to the writer that called it; the cache stays consistent
+//! (the clock is read before anything changes).
+
+mod clock;
+mod error;
+mod event;
+mod index;
+mod ring;
+mod selector;
+mod watcher;
+
+pub use clock::{Clock, ManualClock, MonotonicClock};
+pub use error::{CloseReason, WatchError};
+pub use event::{Event, EventType, Item, Object, StrMap};
+pub use ring::event_overhead_bytes;
+pub use selector::Selector;
+pub use watcher::{DEFAULT_WATCH_BUFFER, WatchOptions, Watcher};
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use self::clock::Deadline;
+use self::index::Store;
+use self::ring::Ring;
+use self::selector::Filter;
+use self::watcher::WatcherShared;
+use crate::sync::{self, Arc, Condvar, Mutex, MutexGuard};
+
+/// The smallest window, in events, unless configured: 100.
+pub const DEFAULT_CAPACITY: usize = 100;
+/// The largest window, in events, unless configured: 102 400 (Kubernetes'
+/// upper bound).
+pub const DEFAULT_MAX_CAPACITY: usize = 102_400;
+/// How young the oldest event must be for the window to grow, and how old
+/// the newest quarter must be for it to shrink: 75 s (Kubernetes'
+/// `eventFreshDuration`).
+pub const DEFAULT_EVENT_FRESH_DURATION: Duration = Duration::from_secs(75);
+/// How long [`WatchCache::list`] and [`WatchCache::get`] wait for a
+/// resourceVersion the cache has not seen yet: 3 s (Kubernetes' default).
+pub const DEFAULT_FRESH_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Configures and builds a [`WatchCache`]; from [`WatchCache::builder`].
+#[derive(Clone)]
+pub struct WatchCacheBuilder {
+    capacity: usize,
+    max_capacity: Option<usize>,
+    max_bytes: Option<usize>,
+    indexes: Vec<String>,
+    event_fresh_duration: Duration,
+    fresh_timeout: Duration,
+    clock: Option<std::sync::Arc<dyn Clock>>,
+}
+
+impl std::fmt::Debug for WatchCacheBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchCacheBuilder")
+            .field("capacity", &self.capacity)
+            .field("max_capacity", &self.max_capacity)
+            .field("max_bytes", &self.max_bytes)
+            .field("indexes", &self.indexes)
+            .field("event_fresh_duration", &self.event_fresh_duration)
+            .field("fresh_timeout", &self.fresh_timeout)
+            .field("custom_clock", &self.clock.is_some())
+            .finish()
+    }
+}
+
+impl Default for WatchCacheBuilder {
+    fn default() -> Self {
+        WatchCacheBuilder {
+            capacity: DEFAULT_CAPACITY,
+            max_capacity: None,
+            max_bytes: None,
+            indexes: Vec::new(),
+            event_fresh_duration: DEFAULT_EVENT_FRESH_DURATION,
+            fresh_timeout: DEFAULT_FRESH_TIMEOUT,
+            clock: None,
+        }
+    }
+}
+
+impl WatchCacheBuilder {
+    /// The initial and smallest window, in events (default
+    /// [`DEFAULT_CAPACITY`]). Must be at least 1.
+    #[must_use]
+    pub fn capacity(mut self, events: usize) -> Self {
+        self.capacity = events;
+        self
+    }
+
+    /// The largest window, in events. Default: [`DEFAULT_MAX_CAPACITY`], or
+    /// `capacity` if that is larger. Must be at least `capacity`.
+    #[must_use]
+    pub fn max_capacity(mut self, events: usize) -> Self {
+        self.max_capacity = Some(events);
+        self
+    }
+
+    /// Bounds the window's counted bytes (see the module's *Memory
+    /// accounting*). Default: unbounded. Must be at least 1.
+    #[must_use]
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// Declares an index: `"label:<name>"` or `"field:<name>"`, e.g.
+    /// `"label:app"`, `"field:spec.nodeName"`. Indexed equality selectors
+    /// are served without a scan; others still work, by scanning.
+    #[must_use]
+    pub fn index(mut self, spec: impl Into<String>) -> Self {
+        self.indexes.push(spec.into());
+        self
+    }
+
+    /// Declares several indexes (see [`index`](WatchCacheBuilder::index)).
+    #[must_use]
+    pub fn indexes<I, S>(mut self, specs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.indexes.extend(specs.into_iter().map(Into::into));
+        self
+    }
+
+    /// The freshness duration of the sizing rules (default
+    /// [`DEFAULT_EVENT_FRESH_DURATION`]).
+    #[must_use]
+    pub fn event_fresh_duration(mut self, d: Duration) -> Self {
+        self.event_fresh_duration = d;
+        self
+    }
+
+    /// How long [`WatchCache::list`] and [`WatchCache::get`] wait for
+    /// freshness (default [`DEFAULT_FRESH_TIMEOUT`]).
+    #[must_use]
+    pub fn fresh_timeout(mut self, d: Duration) -> Self {
+        self.fresh_timeout = d;
+        self
+    }
+
+    /// The clock of the sizing rules (default [`MonotonicClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Builds the cache: empty, at resourceVersion 0, never listed.
+    ///
+    /// # Errors
+    /// [`WatchError::InvalidArgument`] for a capacity of 0, a
+    /// `max_capacity` below `capacity`, a `max_bytes` of 0, or a malformed
+    /// index declaration.
+    pub fn build(self) -> Result<WatchCache, WatchError> {
+        if self.capacity == 0 {
+            return Err(WatchError::invalid("capacity must be at least 1"));
+        }
+        let max_capacity = self.max_capacity.unwrap_or(DEFAULT_MAX_CAPACITY.max(self.capacity));
+        if max_capacity < self.capacity {
+            return Err(WatchError::invalid(format!(
+                "max_capacity ({max_capacity}) must not be below capacity ({})",
+                self.capacity
+            )));
+        }
+        if self.max_bytes == Some(0) {
+            return Err(WatchError::invalid("max_bytes must be at least 1 (leave it unset for no bound)"));
+        }
+        let indexes = index::parse_indexes(&self.indexes)?;
+        let clock = self.clock.unwrap_or_else(|| std::sync::Arc::new(MonotonicClock::new()));
+        Ok(WatchCache {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    rv: 0,
+                    ring: Ring::new(
+                        self.capacity,
+                        max_capacity,
+                        self.max_bytes.unwrap_or(usize::MAX),
+                        self.event_fresh_duration,
+                    ),
+                    store: Store::new(indexes),
+                    watchers: Vec::new(),
+                    next_watcher_id: 0,
+                    fresh_waiters: 0,
+                    closed: false,
+                }),
+                fresh: Condvar::new(),
+                clock,
+                fresh_timeout: self.fresh_timeout,
+            }),
+        })
+    }
+}
+
+/// A snapshot of the window's size and accounting, from
+/// [`WatchCache::window_stats`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WindowStats {
+    /// Events in the window.
+    pub events: usize,
+    /// Their counted bytes (`Σ key + object + prev_object`).
+    pub bytes: usize,
+    /// The window's current size in events.
+    pub capacity: usize,
+    /// The configured smallest size.
+    pub min_capacity: usize,
+    /// The configured largest size.
+    pub max_capacity: usize,
+    /// The byte bound, if any.
+    pub max_bytes: Option<usize>,
+    /// The cache's resourceVersion.
+    pub resource_version: u64,
+    /// The smallest resourceVersion `events_since`/`watch` accept now.
+    pub oldest_accepted: u64,
+    /// The resourceVersion of the oldest buffered event.
+    pub oldest_buffered: Option<u64>,
+    /// The resourceVersion of the last relist.
+    pub list_resource_version: Option<u64>,
+    /// Objects in the current state.
+    pub items: usize,
+    /// Registered (open) watchers.
+    pub watchers: usize,
+}
+
+/// Everything the cache's mutex guards.
+struct State {
+    /// The newest resourceVersion the cache has seen (a write, a relist or a
+    /// bookmark). Invariant: never decreases; `>=` every buffered event's.
+    rv: u64,
+    ring: Ring,
+    /// The current state; holds exactly the keys added/updated and not
+    /// deleted since the last relist, plus the relist's items.
+    store: Store,
+    /// Open watchers. A watcher found closed during a fan-out is dropped.
+    watchers: Vec<Arc<WatcherShared>>,
+    next_watcher_id: u64,
+    /// Threads blocked in a freshness wait; writers notify only if non-zero.
+    fresh_waiters: usize,
+    /// Set once by `close`; then every call fails with `Closed`.
+    closed: bool,
+}
+
+/// The shared body of a [`WatchCache`], also kept alive by its watchers.
+pub(crate) struct Inner {
+    state: Mutex<State>,
+    /// Notified (all) when `rv` advances or the cache closes.
+    fresh: Condvar,
+    clock: std::sync::Arc<dyn Clock>,
+    fresh_timeout: Duration,
+}
+
+impl Inner {
+    /// Removes watcher `id` from the registry (if still there).
+    pub(crate) fn unregister(&self, id: u64) {
+        let mut st = sync::lock(&self.state);
+        if let Some(pos) = st.watchers.iter().position(|w| w.id == id) {
+            st.watchers.swap_remove(pos);
+        }
+    }
+}
+
+/// A Kubernetes-style watch cache: the newest events by resourceVersion,
+/// the current state, and watchers. See the [module docs](self) for the
+/// rules.
+///
+/// # Thread safety
+/// `Send + Sync`; share it with `Arc` and call any method from any thread.
+///
+/// # Ownership
+/// Not `Clone`: dropping the `WatchCache` closes it (as
+/// [`close`](WatchCache::close)). Payloads are shared, never copied, between
+/// the window, the current state, readers and watchers.
+pub struct WatchCache {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for WatchCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchCache").field("stats", &self.window_stats()).finish()
+    }
+}
+
+impl WatchCache {
+    /// A builder with the defaults.
+    pub fn builder() -> WatchCacheBuilder {
+        WatchCacheBuilder::default()
+    }
+
+    /// A cache with a window of `capacity` events and every other setting
+    /// at its default.
+    ///
+    /// # Errors
+    /// [`WatchError::InvalidArgument`] if `capacity` is 0.
+    pub fn new(capacity: usize) -> Result<Self, WatchError> {
+        WatchCache::builder().capacity(capacity).build()
+    }
+
+    fn lock_open(&self) -> Result<MutexGuard<'_, State>, WatchError> {
+        let st = sync::lock(&self.inner.state);
+        if st.closed {
+            return Err(WatchError::closed(CloseReason::CacheClosed));
+        }
+        Ok(st)
+    }
+
+    /// Records that `obj` was added at `rv`.
+    ///
+    /// The event is appended to the window (its previous object filled in
+    /// from the current state if the key exists), the current state is
+    /// updated, waiters for `rv` wake, and the event is offered to every
+    /// watcher.
+    ///
+    /// # Errors
+    /// [`WatchError::InvalidArgument`] if `rv` is not greater than the
+    /// cache's resourceVersion or the key is empty;
+    /// [`WatchError::Closed`] after [`close`](WatchCache::close). Nothing
+    /// changes on error.
+    pub fn add(&self, obj: Object, rv: u64) -> Result<(), WatchError> {
+        self.write(EventType::Added, obj, rv)
+    }
+
+    /// Records that `obj` was modified at `rv`. As [`add`](WatchCache::add).
+    ///
+    /// # Errors
+    /// As [`add`](WatchCache::add).
+    pub fn update(&self, obj: Object, rv: u64) -> Result<(), WatchError> {
+        self.write(EventType::Modified, obj, rv)
+    }
+
+    /// Records that `obj` was deleted at `rv`: the key leaves the current
+    /// state, and the event carries `obj` as its object and the stored one
+    /// as its previous object. As [`add`](WatchCache::add).
+    ///
+    /// # Errors
+    /// As [`add`](WatchCache::add).
+    pub fn delete(&self, obj: Object, rv: u64) -> Result<(), WatchError> {
+        self.write(EventType::Deleted, obj, rv)
+    }
+
+    fn write(&self, kind: EventType, obj: Object, rv: u64) -> Result<(), WatchError> {
+        if obj.key.is_empty() {
+            return Err(WatchError::invalid("key must not be empty"));
+        }
+        let mut st = self.lock_open()?;
+        if rv <= st.rv {
+            return Err(WatchError::invalid(format!(
+                "resource version {rv} does not move forward: the cache is at {}",
+                st.rv
+            )));
+        }
+        let now = self.inner.clock.now();
+        let st = &mut *st;
+        let prev = st.store.get(&obj.key).cloned();
+        let item = Item::build(obj, rv, prev.as_ref());
+        match kind {
+            EventType::Deleted => {
+                st.store.remove(item.key());
+            }
+            _ => {
+                st.store.insert(item.clone());
+            }
+        }
+        let event = Event { kind, rv, object: item, prev };
+        st.rv = rv;
+        st.watchers.retain(|w| w.offer(&event));
+        st.ring.push(event, now);
+        if st.fresh_waiters > 0 {
+            self.inner.fresh.notify_all();
+        }
+        Ok(())
+    }
+
+    /// Relists: the current state becomes `items` (later duplicates win),
+    /// each stored at resourceVersion `rv`; the window empties; the cache's
+    /// resourceVersion becomes `rv`. Afterwards `events_since(rv)` is empty
+    /// and every older resourceVersion is expired. Every open watcher is
+    /// closed with [`CloseReason::Relisted`] after delivering what it holds.
+    ///
+    /// # Errors
+    /// [`WatchError::InvalidArgument`] if `rv` is below the cache's
+    /// resourceVersion (equal is allowed) or an item's key is empty;
+    /// [`WatchError::Closed`] after [`close`](WatchCache::close). Nothing
+    /// changes on error.
+    pub fn replace<I>(&self, items: I, rv: u64) -> Result<(), WatchError>
+    where
+        I: IntoIterator<Item = Object>,
+    {
+        let objects: Vec<Object> = items.into_iter().collect();
+        if objects.iter().any(|o| o.key.is_empty()) {
+            return Err(WatchError::invalid("key must not be empty"));
+        }
+        let items: Vec<Item> = objects.into_iter().map(|o| Item::build(o, rv, None)).collect();
+        let mut st = self.lock_open()?;
+        if rv < st.rv {
+            return Err(WatchError::invalid(format!(
+                "relist resource version {rv} is older than the cache's {}",
+                st.rv
+            )));
+        }
+        let st = &mut *st;
+        st.store.replace_all(items);
+        st.ring.reset(rv);
+        st.rv = rv;
+        for w in st.watchers.drain(..) {
+            w.close(CloseReason::Relisted { resource_version: rv }, true);
+        }
+        if st.fresh_waiters > 0 {
+            self.inner.fresh.notify_all();
+        }
+        Ok(())
+    }
+
+    /// Records that the upstream has reached `rv` without a change to this
+    /// cache's objects (a progress notification), and sends a BOOKMARK at
+    /// `rv` to every watcher that asked for bookmarks. Waiters for `rv`
+    /// wake. Bookmarks are not stored in the window.
+    ///
+    /// # Errors
+    /// [`WatchError::InvalidArgument`] if `rv` is below the cache's
+    /// resourceVersion (equal is allowed: a bookmark at the current one);
+    /// [`WatchError::Closed`] after [`close`](WatchCache::close).
+    pub fn bookmark(&self, rv: u64) -> Result<(), WatchError> {
+        let mut st = self.lock_open()?;
+        if rv < st.rv {
+            return Err(WatchError::invalid(format!(
+                "bookmark resource version {rv} is older than the cache's {}",
+                st.rv
+            )));
+        }
+        st.rv = rv;
+        let event = Event::bookmark(rv);
+        st.watchers.retain(|w| w.offer_bookmark(&event));
+        if st.fresh_waiters > 0 {
+            self.inner.fresh.notify_all();
+        }
+        Ok(())
+    }
+
+    /// The newest resourceVersion the cache has seen.
+    pub fn resource_version(&self) -> u64 {
+        sync::lock(&self.inner.state).rv
+    }
+
+    /// The number of objects in the current state.
+    pub fn len(&self) -> usize {
+        sync::lock(&self.inner.state).store.len()
+    }
+
+    /// True when the current state holds no object.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The events with resourceVersion greater than `rv`, oldest first,
+    /// found by binary search in the window (O(log n + k)). `rv = 0` gives
+    /// the current state as ADDED events at the cache's resourceVersion,
+    /// sorted by key. An `rv` the cache has not reached yet gives an empty
+    /// list (see the module's *Resource versions and expiry*).
+    ///
+    /// # Errors
+    /// [`WatchError::ResourceExpired`] when events after `rv` may have left
+    /// the window; [`WatchError::Closed`] after [`close`](WatchCache::close).
+    pub fn events_since(&self, rv: u64) -> Result<Vec<Event>, WatchError> {
+        let st = self.lock_open()?;
+        if rv == 0 {
+            return Ok(snapshot(&st, &Filter::default()).into());
+        }
+        st.ring.check(rv, st.rv)?;
+        Ok(st.ring.since(rv).cloned().collect())
+    }
+
+    /// Blocks, without spinning, until the cache has seen `rv` (a write, a
+    /// relist or a bookmark at `rv` or later), for at most `timeout`.
+    ///
+    /// # Errors
+    /// [`WatchError::TooLargeResourceVersion`] (HTTP 504, retry after 1 s)
+    /// if `timeout` passes first; [`WatchError::Closed`] if the cache is or
+    /// gets closed (the wait wakes at once).
+    pub fn wait_until_fresh(&self, rv: u64, timeout: Duration) -> Result<(), WatchError> {
+        self.wait_fresh_locked(rv, timeout).map(drop)
+    }
+
+    fn wait_fresh_locked(&self, rv: u64, timeout: Duration) -> Result<MutexGuard<'_, State>, WatchError> {
+        let deadline = Deadline::after(timeout);
+        let mut st = sync::lock(&self.inner.state);
+        loop {
+            if st.closed {
+                return Err(WatchError::closed(CloseReason::CacheClosed));
+            }
+            if st.rv >= rv {
+                return Ok(st);
+            }
+            let left = deadline.remaining();
+            if left.is_some_and(|d| d.is_zero()) {
+                return Err(WatchError::TooLargeResourceVersion { requested: rv, current: st.rv });
+            }
+            st.fresh_waiters += 1;
+            st = match left {
+                None => sync::wait(&self.inner.fresh, st),
+                Some(d) => sync::wait_timeout(&self.inner.fresh, st, d),
+            };
+            st.fresh_waiters -= 1;
+        }
+    }
+
+    /// The objects matching both selectors, sorted by key, and the cache's
+    /// resourceVersion, after waiting (up to the configured fresh timeout,
+    /// default 3 s) until the cache has seen `rv`. `rv = 0` does not wait.
+    /// Indexed selectors are served from their index, others by a scan.
+    ///
+    /// # Errors
+    /// As [`wait_until_fresh`](WatchCache::wait_until_fresh).
+    pub fn list(
+        &self,
+        rv: u64,
+        label_selector: &Selector,
+        field_selector: &Selector,
+    ) -> Result<(Vec<Item>, u64), WatchError> {
+        self.list_with_timeout(rv, label_selector, field_selector, self.inner.fresh_timeout)
+    }
+
+    /// [`list`](WatchCache::list) with an explicit freshness timeout.
+    ///
+    /// # Errors
+    /// As [`wait_until_fresh`](WatchCache::wait_until_fresh).
+    pub fn list_with_timeout(
+        &self,
+        rv: u64,
+        label_selector: &Selector,
+        field_selector: &Selector,
+        timeout: Duration,
+    ) -> Result<(Vec<Item>, u64), WatchError> {
+        let st = self.wait_fresh_locked(rv, timeout)?;
+        let filter = Filter::new(label_selector, field_selector);
+        Ok((st.store.select(&filter), st.rv))
+    }
+
+    /// The current object under `key`, after waiting (up to the configured
+    /// fresh timeout) until the cache has seen `rv`; `rv = 0` does not wait.
+    ///
+    /// # Errors
+    /// As [`wait_until_fresh`](WatchCache::wait_until_fresh).
+    pub fn get(&self, key: &str, rv: u64) -> Result<Option<Item>, WatchError> {
+        self.get_with_timeout(key, rv, self.inner.fresh_timeout)
+    }
+
+    /// [`get`](WatchCache::get) with an explicit freshness timeout.
+    ///
+    /// # Errors
+    /// As [`wait_until_fresh`](WatchCache::wait_until_fresh).
+    pub fn get_with_timeout(&self, key: &str, rv: u64, timeout: Duration) -> Result<Option<Item>, WatchError> {
+        let st = self.wait_fresh_locked(rv, timeout)?;
+        Ok(st.store.get(key).cloned())
+    }
+
+    /// Starts a watch: a [`Watcher`] yielding the events after `rv` that
+    /// match both selectors — first those still in the window (for `rv = 0`,
+    /// the current state as ADDED events), then live ones. An `rv` the
+    /// cache has not reached yet is fine: the stream starts after it.
+    ///
+    /// The backlog is taken under the cache's lock as handles (O(k) for k
+    /// events or matching items, plus a sort by key for `rv = 0`), so the
+    /// watcher starts exactly where the backlog ends.
+    ///
+    /// # Errors
+    /// [`WatchError::ResourceExpired`] as for
+    /// [`events_since`](WatchCache::events_since);
+    /// [`WatchError::InvalidArgument`] for a buffer of 0;
+    /// [`WatchError::Closed`] after [`close`](WatchCache::close).
+    pub fn watch(
+        &self,
+        rv: u64,
+        label_selector: &Selector,
+        field_selector: &Selector,
+        options: WatchOptions,
+    ) -> Result<Watcher, WatchError> {
+        if options.buffer == 0 {
+            return Err(WatchError::invalid("watch buffer must be at least 1"));
+        }
+        let filter = Filter::new(label_selector, field_selector);
+        let mut st = self.lock_open()?;
+        let st_ref = &mut *st;
+        let id = st_ref.next_watcher_id;
+        let (start_rv, backlog) = if rv == 0 {
+            (st_ref.rv, snapshot(st_ref, &filter))
+        } else {
+            st_ref.ring.check(rv, st_ref.rv)?;
+            let backlog = st_ref.ring.since(rv).filter_map(|e| watcher::project(&filter, e)).collect();
+            (rv, backlog)
+        };
+        let shared = Arc::new(WatcherShared::new(id, filter, &options, start_rv, backlog));
+        st_ref.next_watcher_id += 1;
+        st_ref.watchers.push(Arc::clone(&shared));
+        drop(st);
+        Ok(Watcher::new(shared, Arc::clone(&self.inner)))
+    }
+
+    /// Closes the cache: every blocked [`wait_until_fresh`](WatchCache::wait_until_fresh),
+    /// [`list`](WatchCache::list) and [`get`](WatchCache::get) wakes with
+    /// [`WatchError::Closed`], every watcher is closed with
+    /// [`CloseReason::CacheClosed`] (after delivering what it holds), and
+    /// every later call fails with `Closed`. Idempotent.
+    pub fn close(&self) {
+        let mut st = sync::lock(&self.inner.state);
+        if st.closed {
+            return;
+        }
+        st.closed = true;
+        for w in st.watchers.drain(..) {
+            w.close(CloseReason::CacheClosed, true);
+        }
+        self.inner.fresh.notify_all();
+    }
+
+    /// True after [`close`](WatchCache::close).
+    pub fn is_closed(&self) -> bool {
+        sync::lock(&self.inner.state).closed
+    }
+
+    /// The window's size and byte accounting, and related counters.
+    pub fn window_stats(&self) -> WindowStats {
+        let st = sync::lock(&self.inner.state);
+        WindowStats {
+            events: st.ring.len(),
+            bytes: st.ring.bytes(),
+            capacity: st.ring.capacity(),
+            min_capacity: st.ring.min_capacity(),
+            max_capacity: st.ring.max_capacity(),
+            max_bytes: st.ring.max_bytes(),
+            resource_version: st.rv,
+            oldest_accepted: st.ring.oldest_accepted(st.rv),
+            oldest_buffered: st.ring.oldest_buffered(),
+            list_resource_version: st.ring.list_rv(),
+            items: st.store.len(),
+            watchers: st.watchers.len(),
+        }
+    }
+}
+
+impl Drop for WatchCache {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The current state matching `filter` as ADDED events at the cache's
+/// resourceVersion, sorted by key.
+fn snapshot(st: &State, filter: &Filter) -> VecDeque<Event> {
+    st.store
+        .select(filter)
+        .into_iter()
+        .map(|item| Event { kind: EventType::Added, rv: st.rv, object: item, prev: None })
+        .collect()
+}

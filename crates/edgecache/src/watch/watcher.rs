@@ -1,0 +1,357 @@
+//! [`Watcher`]: one client's stream of events, and the hand-off between the
+//! writers that fill its buffer and the reader that drains it.
+//!
+//! # Hand-off
+//! Each watcher has its own mutex and condition variable. A writer, holding
+//! the cache's lock, locks the watcher, appends the event (or closes the
+//! watcher when its buffer is full), and notifies only if a reader is
+//! blocked. The reader locks only the watcher, never the cache, so a slow or
+//! stuck reader never delays a writer beyond one short critical section.
+//! Lock order: cache, then watcher; never the reverse.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::Inner;
+use super::clock::Deadline;
+use super::error::{CloseReason, WatchError};
+use super::event::{Event, EventType};
+use super::selector::Filter;
+use crate::sync::{self, Arc, Condvar, Mutex};
+
+/// The buffer a watcher gets unless [`WatchOptions::buffer`] says otherwise:
+/// 1024 live events (about 16 KiB of handles, the events themselves being
+/// shared). Kubernetes sizes its per-watcher channels between 10 and 1000;
+/// an edge agent has fewer, busier watchers, so we take the high end.
+pub const DEFAULT_WATCH_BUFFER: usize = 1024;
+
+/// How a watch behaves. Build with [`WatchOptions::new`] and the setters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WatchOptions {
+    /// Deliver BOOKMARK events made by [`WatchCache::bookmark`](super::WatchCache::bookmark).
+    /// Default false.
+    pub bookmarks: bool,
+    /// How many live events the watcher may hold unread before it is closed
+    /// with [`CloseReason::FellBehind`]. Must be at least 1. The initial
+    /// events (the backlog from the window, or the current state for
+    /// resourceVersion 0) do not count against it. Default
+    /// [`DEFAULT_WATCH_BUFFER`].
+    pub buffer: usize,
+}
+
+impl Default for WatchOptions {
+    fn default() -> Self {
+        WatchOptions { bookmarks: false, buffer: DEFAULT_WATCH_BUFFER }
+    }
+}
+
+impl WatchOptions {
+    /// The defaults: no bookmarks, a buffer of [`DEFAULT_WATCH_BUFFER`].
+    pub fn new() -> Self {
+        WatchOptions::default()
+    }
+
+    /// Sets [`bookmarks`](WatchOptions::bookmarks).
+    #[must_use]
+    pub fn bookmarks(mut self, on: bool) -> Self {
+        self.bookmarks = on;
+        self
+    }
+
+    /// Sets [`buffer`](WatchOptions::buffer).
+    #[must_use]
+    pub fn buffer(mut self, events: usize) -> Self {
+        self.buffer = events;
+        self
+    }
+}
+
+/// What a watcher with `filter` should receive for the raw event `ev`,
+/// following Kubernetes' cacheWatcher: an event concerns the watcher when
+/// the new object (unless deleted) or the previous object matches; a change
+/// that makes the object start matching arrives as ADDED, one that makes it
+/// stop matching as DELETED (carrying the previous object). An event both
+/// objects match arrives as MODIFIED.
+pub(crate) fn project(f: &Filter, ev: &Event) -> Option<Event> {
+    let cur = ev.kind != EventType::Deleted && f.matches(ev.object.labels(), ev.object.fields());
+    let old = ev.prev.as_ref().is_some_and(|p| f.matches(p.labels(), p.fields()));
+    match (cur, old) {
+        (false, false) => None,
+        (true, false) => Some(Event { kind: EventType::Added, rv: ev.rv, object: ev.object.clone(), prev: None }),
+        (true, true) => {
+            Some(Event { kind: EventType::Modified, rv: ev.rv, object: ev.object.clone(), prev: ev.prev.clone() })
+        }
+        (false, true) if ev.kind == EventType::Deleted => Some(ev.clone()),
+        (false, true) => Some(Event { kind: EventType::Deleted, rv: ev.rv, object: ev.prev.clone()?, prev: None }),
+    }
+}
+
+/// What the watcher's mutex guards.
+struct WatcherState {
+    /// Events not yet read, oldest first.
+    /// Invariant: resourceVersions never decrease front to back.
+    queue: VecDeque<Event>,
+    /// How many events at the front of `queue` are the initial backlog.
+    /// They do not count against the buffer.
+    /// Invariant: `backlog <= queue.len()`.
+    backlog: usize,
+    /// Set once, never cleared; after it nothing more is queued.
+    closed: Option<CloseReason>,
+    /// Readers blocked on the condition variable; writers notify only when
+    /// this is non-zero.
+    waiting: usize,
+}
+
+/// The part of a watcher the cache keeps in its registry.
+pub(crate) struct WatcherShared {
+    /// Unique within its cache; used to unregister.
+    pub(crate) id: u64,
+    filter: Filter,
+    bookmarks: bool,
+    /// Live-event capacity. Invariant: `>= 1`.
+    buffer: usize,
+    /// The stream carries events with resourceVersion greater than this.
+    start_rv: u64,
+    state: Mutex<WatcherState>,
+    ready: Condvar,
+}
+
+impl WatcherShared {
+    /// A registered-to-be watcher holding `backlog` as its first events.
+    pub(crate) fn new(
+        id: u64,
+        filter: Filter,
+        options: &WatchOptions,
+        start_rv: u64,
+        backlog: VecDeque<Event>,
+    ) -> Self {
+        WatcherShared {
+            id,
+            filter,
+            bookmarks: options.bookmarks,
+            buffer: options.buffer,
+            start_rv,
+            state: Mutex::new(WatcherState { backlog: backlog.len(), queue: backlog, closed: None, waiting: 0 }),
+            ready: Condvar::new(),
+        }
+    }
+
+    /// Offers a live event; called by a writer holding the cache's lock.
+    /// Returns false once the watcher is closed, so the cache drops it from
+    /// its registry.
+    pub(crate) fn offer(&self, ev: &Event) -> bool {
+        if ev.rv <= self.start_rv {
+            return !self.is_closed();
+        }
+        let projected = project(&self.filter, ev);
+        let mut st = sync::lock(&self.state);
+        if st.closed.is_some() {
+            return false;
+        }
+        let Some(out) = projected else {
+            return true;
+        };
+        if st.queue.len() - st.backlog >= self.buffer {
+            // Never drop an event silently: end the stream here. The reader
+            // gets everything before this event, then the reason.
+            st.closed = Some(CloseReason::FellBehind { buffer: self.buffer });
+            self.wake(&st);
+            return false;
+        }
+        st.queue.push_back(out);
+        self.wake(&st);
+        true
+    }
+
+    /// Offers a bookmark; a watcher that did not ask for bookmarks, or
+    /// whose buffer is full, skips it (a bookmark carries no state, so
+    /// skipping one loses nothing).
+    pub(crate) fn offer_bookmark(&self, ev: &Event) -> bool {
+        if !self.bookmarks || ev.rv < self.start_rv {
+            return !self.is_closed();
+        }
+        let mut st = sync::lock(&self.state);
+        if st.closed.is_some() {
+            return false;
+        }
+        if st.queue.len() - st.backlog < self.buffer {
+            st.queue.push_back(ev.clone());
+            self.wake(&st);
+        }
+        true
+    }
+
+    fn is_closed(&self) -> bool {
+        sync::lock(&self.state).closed.is_some()
+    }
+
+    fn wake(&self, st: &WatcherState) {
+        if st.waiting > 0 {
+            self.ready.notify_all();
+        }
+    }
+
+    /// Closes the watcher. With `keep` the reader still gets what is
+    /// queued; without, the queue is discarded. The first reason wins.
+    pub(crate) fn close(&self, reason: CloseReason, keep: bool) {
+        let mut st = sync::lock(&self.state);
+        if st.closed.is_none() {
+            st.closed = Some(reason);
+        }
+        if !keep {
+            st.queue.clear();
+            st.backlog = 0;
+        }
+        self.wake(&st);
+    }
+
+    /// The next event: `Ok(Some)` if one is queued or arrives before the
+    /// deadline; `Ok(None)` when the deadline passes; `Err(Closed)` when the
+    /// queue is empty and the watcher closed. `None` as deadline means "do
+    /// not wait".
+    fn next_until(&self, deadline: Option<Deadline>) -> Result<Option<Event>, WatchError> {
+        let mut st = sync::lock(&self.state);
+        loop {
+            if let Some(ev) = st.queue.pop_front() {
+                st.backlog = st.backlog.saturating_sub(1);
+                return Ok(Some(ev));
+            }
+            if let Some(reason) = &st.closed {
+                return Err(WatchError::closed(reason.clone()));
+            }
+            let Some(deadline) = deadline else {
+                return Ok(None);
+            };
+            st.waiting += 1;
+            st = match deadline.remaining() {
+                None => sync::wait(&self.ready, st),
+                Some(left) if left.is_zero() => {
+                    st.waiting -= 1;
+                    return Ok(None);
+                }
+                Some(left) => sync::wait_timeout(&self.ready, st, left),
+            };
+            st.waiting -= 1;
+        }
+    }
+
+    fn pending(&self) -> usize {
+        sync::lock(&self.state).queue.len()
+    }
+
+    fn close_reason(&self) -> Option<CloseReason> {
+        sync::lock(&self.state).closed.clone()
+    }
+}
+
+/// A stream of events from a [`WatchCache`](super::WatchCache), made by
+/// [`WatchCache::watch`](super::WatchCache::watch).
+///
+/// It yields the events after the requested resourceVersion that match its
+/// selectors, in resourceVersion order, each once. When it closes (see
+/// [`CloseReason`]) it first yields every event it holds, then every read
+/// fails with [`WatchError::Closed`].
+///
+/// # Thread safety
+/// `Send + Sync`; every method takes `&self`. Several threads may read one
+/// watcher (each event goes to one of them), and [`close`](Watcher::close)
+/// from any thread wakes a thread blocked in [`next`](Watcher::next).
+/// Reading never blocks the cache's writers.
+///
+/// # Ownership
+/// The watcher keeps the cache's shared state alive, not the
+/// [`WatchCache`](super::WatchCache) handle: dropping the cache closes the
+/// watcher with [`CloseReason::CacheClosed`]. Dropping the watcher closes
+/// and unregisters it.
+pub struct Watcher {
+    shared: Arc<WatcherShared>,
+    cache: Arc<Inner>,
+}
+
+impl Watcher {
+    pub(crate) fn new(shared: Arc<WatcherShared>, cache: Arc<Inner>) -> Self {
+        Watcher { shared, cache }
+    }
+
+    /// Blocks until the next event, or until the watcher is closed and
+    /// drained.
+    ///
+    /// # Errors
+    /// [`WatchError::Closed`] with the reason, once nothing is left to
+    /// deliver.
+    pub fn next(&self) -> Result<Event, WatchError> {
+        match self.shared.next_until(Some(Deadline::never()))? {
+            Some(ev) => Ok(ev),
+            // Unreachable: without a deadline the wait only ends with an
+            // event or a close. Report it as a close rather than panic.
+            None => Err(WatchError::closed(CloseReason::Stopped)),
+        }
+    }
+
+    /// Like [`next`](Watcher::next), but gives up after `timeout`:
+    /// `Ok(None)` then. A timeout is not a close; the watcher stays usable.
+    ///
+    /// # Errors
+    /// [`WatchError::Closed`] with the reason, once nothing is left to
+    /// deliver.
+    pub fn next_timeout(&self, timeout: Duration) -> Result<Option<Event>, WatchError> {
+        self.shared.next_until(Some(Deadline::after(timeout)))
+    }
+
+    /// The next event if one is ready, without blocking.
+    ///
+    /// # Errors
+    /// [`WatchError::Closed`] with the reason, once nothing is left to
+    /// deliver.
+    pub fn try_next(&self) -> Result<Option<Event>, WatchError> {
+        self.shared.next_until(None)
+    }
+
+    /// Closes the watcher: discards what it holds, wakes any thread blocked
+    /// in a read (which then fails with [`WatchError::Closed`]) and
+    /// unregisters it from the cache. Idempotent; callable from any thread.
+    /// If the watcher had already closed for another reason, that reason is
+    /// kept.
+    pub fn close(&self) {
+        self.shared.close(CloseReason::Stopped, false);
+        self.cache.unregister(self.shared.id);
+    }
+
+    /// Why the watcher closed, or `None` while it is open. A closed watcher
+    /// may still hold events to read.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.shared.close_reason()
+    }
+
+    /// How many events are waiting to be read.
+    pub fn pending(&self) -> usize {
+        self.shared.pending()
+    }
+}
+
+impl Iterator for &Watcher {
+    type Item = Event;
+
+    /// Blocks for the next event; `None` once the watcher is closed and
+    /// drained ([`Watcher::close_reason`] says why).
+    fn next(&mut self) -> Option<Event> {
+        Watcher::next(self).ok()
+    }
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field("id", &self.shared.id)
+            .field("start_rv", &self.shared.start_rv)
+            .field("buffer", &self.shared.buffer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

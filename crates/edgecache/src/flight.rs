@@ -110,10 +110,14 @@ impl<V, E> Call<V, E> {
     }
 }
 
+/// Keys with a load in progress, hashed with foldhash (the map is on every
+/// miss's path; SipHash would be most of a flight's cost).
+type CallMap<K, V, E> = HashMap<K, Arc<Call<V, E>>, foldhash::fast::RandomState>;
+
 struct Inner<K, V, E> {
     /// Keys with a load in progress. Invariant: an entry is removed only by
     /// its own leader (compared with `Arc::ptr_eq`) or by `forget`.
-    calls: Mutex<HashMap<K, Arc<Call<V, E>>>>,
+    calls: Mutex<CallMap<K, V, E>>,
 }
 
 /// Singleflight over keys of type `K`, producing values of type `V` or loader
@@ -166,7 +170,7 @@ where
 {
     /// Creates an empty flight.
     pub fn new() -> Self {
-        Flight { inner: Arc::new(Inner { calls: Mutex::new(HashMap::new()) }) }
+        Flight { inner: Arc::new(Inner { calls: Mutex::new(HashMap::default()) }) }
     }
 
     /// Runs `load` once for all callers that overlap on `key`.
@@ -291,11 +295,10 @@ impl<K: Hash + Eq, V: Clone, E: Clone> Leader<K, V, E> {
     /// Publishes a flight-level failure (used for panics).
     fn finish(mut self, outcome: Outcome<V, E>) -> Result<(V, bool), FlightError<E>> {
         let dups = self.detach();
+        // With no waiter nobody can ever read the outcome (none can join a
+        // call that left the map): skip the clone and the wake-up.
         if dups > 0 {
             self.store(outcome.clone());
-        } else {
-            // Nobody can read it; mark the call done without a clone.
-            self.store(Err(FlightError::Abandoned));
         }
         outcome.map(|v| (v, dups > 0))
     }
@@ -333,8 +336,9 @@ impl<K: Hash + Eq, V, E> Drop for Leader<K, V, E> {
         } else {
             FlightError::Abandoned
         };
-        self.detach();
-        self.store(Err(err));
+        if self.detach() > 0 {
+            self.store(Err(err));
+        }
     }
 }
 

@@ -353,6 +353,8 @@ impl Group {
     /// stores its value. Returns true when an entry was removed.
     pub fn remove(&self, key: &[u8]) -> bool {
         let inner = &*self.inner;
+        // Before the removal takes the shard lock: a load that checks the
+        // counter under that lock either sees the bump or is removed below.
         inner.removals.fetch_add(1, Ordering::AcqRel);
         inner.flight.forget(&Box::from(key));
         let h = inner.store.hash(key);

@@ -39,11 +39,13 @@
 //! rule).
 //!
 //! Caches are split into shards so hits on different keys run in parallel.
-//! Within a shard the order is exact LRU. Across shards the victim is the
-//! tail of the shard whose tail was used longest ago, measured in inserts:
-//! exact except among entries last used between the same two inserts. Caches
-//! under 8 KiB have one shard and are exact LRU; [`Cache::with_shards`] and
-//! [`GroupOptions::shards`] choose.
+//! Recency is measured in inserts: every entry carries the insert count at
+//! its last use. With one shard the order is exact LRU. With several, the
+//! victim is the tail of the shard whose tail was used longest ago, and
+//! entries last used between the same two inserts count as equally recent
+//! (a hit on such an entry does not move it); every other pair keeps its
+//! exact order. Caches under 8 KiB have one shard; [`Cache::with_shards`]
+//! and [`GroupOptions::shards`] choose.
 //!
 //! An entry with a TTL that has run out is never returned; it is dropped
 //! when a lookup finds it, or evicted in LRU order like any other.

@@ -14,9 +14,9 @@
 //!   the budget, at any instant.
 //! - The victim of an eviction is the tail of the shard whose tail is oldest,
 //!   judged by a stamp taken from the store's insert counter (`epoch`). With
-//!   one shard this is exact LRU; with several it is exact within a shard and
-//!   approximate across shards only among entries last used between the same
-//!   two inserts.
+//!   one shard this is exact LRU; with several, entries last used between
+//!   the same two inserts count as equally recent (a hit on an entry whose
+//!   stamp is current does not relink it), and all other order is exact.
 //!
 //! Lock order: `write` before any shard; a thread holds two shard locks only
 //! while it holds `write`, so no two threads ever wait on each other's shard.
@@ -231,8 +231,9 @@ struct Segment {
     mask: usize,
     /// Sum of the costs of the nodes held. Incremented only under the
     /// store's `write` lock, after the node is linked; decremented after a
-    /// node is unlinked. So it never undercounts what is resident.
-    bytes: AtomicU64,
+    /// node is unlinked. So it never undercounts what is resident. Padded
+    /// away from `slots`/`mask`, which every hit reads.
+    bytes: CachePadded<AtomicU64>,
     items: AtomicU64,
     evictions: AtomicU64,
 }
@@ -246,7 +247,7 @@ impl Segment {
         Segment {
             slots,
             mask: shards - 1,
-            bytes: AtomicU64::new(0),
+            bytes: CachePadded::new(AtomicU64::new(0)),
             items: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
         }
@@ -310,13 +311,18 @@ pub(crate) enum Rule {
 pub(crate) struct Store {
     segs: Box<[Segment]>,
     hasher: foldhash::fast::RandomState,
-    /// Serialises inserts, so a budget check and its evictions are atomic.
-    write: Mutex<()>,
     /// The budget in bytes; 0 keeps nothing.
     budget: u64,
-    /// Bumped by every insert; the stamp of nodes inserted or hit after it.
-    epoch: AtomicU64,
     rule: Rule,
+    /// More than one shard per segment: hits may skip relinking an entry
+    /// whose stamp is already current (see `get`).
+    relaxed: bool,
+    /// Serialises inserts, so a budget check and its evictions are atomic.
+    /// On its own cache line: inserts write it, hits never touch it.
+    write: CachePadded<Mutex<()>>,
+    /// Bumped by every insert; the stamp of nodes inserted or hit after it.
+    /// On its own cache line: every hit reads it, only inserts write it.
+    epoch: CachePadded<AtomicU64>,
 }
 
 /// Above this many bytes of budget per shard, a store gets another shard
@@ -346,10 +352,11 @@ impl Store {
         Store {
             segs: (0..segments).map(|_| Segment::new(shards)).collect(),
             hasher: foldhash::fast::RandomState::default(),
-            write: Mutex::new(()),
             budget: u64::try_from(budget).unwrap_or(0),
-            epoch: AtomicU64::new(0),
             rule,
+            relaxed: shards > 1,
+            write: CachePadded::new(Mutex::new(())),
+            epoch: CachePadded::new(AtomicU64::new(0)),
         }
     }
 
@@ -373,7 +380,8 @@ impl Store {
         let mut s = slot.shard.lock();
         s.gets += 1;
         let i = s.find(hash, key)?;
-        if let Some(deadline) = s.node(i).expires
+        let node = s.node(i);
+        if let Some(deadline) = node.expires
             && Instant::now() >= deadline
         {
             let n = s.remove_at(i);
@@ -382,11 +390,18 @@ impl Store {
             segment.account_removed(n.cost(), true);
             return None;
         }
+        let value = Arc::clone(&node.value);
+        let stamp = self.epoch.load(Ordering::Relaxed);
+        // With several shards, an entry already used since the last insert
+        // keeps its place: moving it would only reorder entries of the same
+        // stamp, which cross-shard eviction cannot tell apart anyway. This
+        // spares most hits the writes into two neighbouring nodes.
+        let relink = !(self.relaxed && node.stamp == stamp);
         s.hits += 1;
-        if s.touch(i, self.epoch.load(Ordering::Relaxed)) {
+        if relink && s.touch(i, stamp) {
             slot.sync_tail(&s);
         }
-        Some(Arc::clone(&s.node(i).value))
+        Some(value)
     }
 
     /// True when segment `seg` holds a live entry for `key`. Does not count
@@ -405,9 +420,10 @@ impl Store {
     /// keeps nothing, dropping any old entry for `key`) when the entry alone
     /// is larger than the budget.
     ///
-    /// `admit` runs under the write lock just before the entry is linked; if
-    /// it returns false nothing is stored (used by `Group` to drop a load
-    /// that a concurrent `remove` made stale).
+    /// `admit` runs once, under the write lock and the key's shard lock; if
+    /// it returns false nothing is stored and any old entry for `key` is
+    /// dropped (used by `Group` to drop a load that a concurrent `remove`
+    /// made stale).
     pub(crate) fn insert(
         &self,
         seg: usize,
@@ -424,11 +440,27 @@ impl Store {
         let home = segment.slot_of(hash);
         let slot = &segment.slots[home];
         let mut g = slot.shard.lock();
+        // Under the shard lock, so a `remove` of this key (which takes the
+        // same lock) is either wholly before the check or after the insert.
+        let admitted = admit();
         if let Some(i) = g.find(hash, key) {
+            let old_cost = g.node(i).cost();
+            if cost <= old_cost && self.budget > 0 && admitted {
+                // Fits where the old entry was: swap the value in place.
+                let stamp = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
+                let n = g.node_mut(i);
+                n.value = value;
+                n.expires = expires;
+                g.touch(i, stamp);
+                slot.sync_tail(&g);
+                drop(g);
+                segment.bytes.fetch_sub(old_cost - cost, Ordering::Relaxed);
+                return true;
+            }
             let old = g.remove_at(i);
             segment.account_removed(old.cost(), false);
         }
-        if self.budget == 0 || cost > self.budget || !admit() {
+        if self.budget == 0 || cost > self.budget || !admitted {
             slot.sync_tail(&g);
             return false;
         }

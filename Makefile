@@ -6,19 +6,26 @@ CARGO ?= cargo
 LOOM_MAX_PREEMPTIONS ?= 3
 export LOOM_MAX_PREEMPTIONS
 
-.PHONY: help demo test build lint fmt fmt-check clippy test-rust loom sanitize bench doc clean
+PREFIX ?= /usr/local
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+
+.PHONY: help demo test build lib lint fmt fmt-check clippy test-rust test-c test-install loom sanitize bench bench-c doc \
+	header header-check install clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 demo: ## Build and run the stampede demo (1,000 threads, one load)
 	$(CARGO) run --release -p edgecache --example stampede
 
-test: lint test-rust loom sanitize ## Every suite: lint, Rust tests, loom model checks, AddressSanitizer
+test: lint header-check test-rust test-c test-install loom sanitize ## Every suite: lint, header, Rust, C (plain/ASan/valgrind), loom, ASan
 	@echo "make test: all suites passed"
 
 build: ## Build the workspace
 	$(CARGO) build --workspace --all-targets
+
+lib: ## Build the C library: target/release/libedgecache.{a,so}
+	$(CARGO) build --release -p edgecache-capi
 
 lint: fmt-check clippy doc ## rustfmt check, clippy with warnings as errors, rustdoc
 
@@ -37,6 +44,10 @@ doc:
 test-rust: ## Rust unit, integration, property, stress and doc tests
 	$(CARGO) test --workspace
 
+test-c: ## The C programs in tests/c, plain, under ASan+UBSan and under valgrind
+	@command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install -y valgrind"; exit 1; }
+	bash tests/c/run.sh
+
 loom: ## Model-check Flight and the watch cache's hand-offs with loom
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release -p edgecache --test 'loom_*'
 
@@ -47,6 +58,23 @@ sanitize: ## Concurrency and stress tests under AddressSanitizer (nightly)
 
 bench: ## Criterion benchmarks next to the peers (see docs/benchmarks.md)
 	$(CARGO) bench -p edgecache
+
+test-install: ## make install into target/install, then build and run a program through pkg-config
+	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/target/install
+	PKG_CONFIG_PATH=$(CURDIR)/target/install/lib/pkgconfig sh -c 'gcc -std=c11 -Wall -Wextra -Wpedantic -Werror \
+	  tests/install/smoke.c $$(pkg-config --cflags --libs edgecache) -o target/install/smoke'
+	LD_LIBRARY_PATH=$(CURDIR)/target/install/lib target/install/smoke
+
+bench-c: ## Cache get-hit through the C ABI next to the same call from Rust
+	bash tests/c/bench.sh
+
+install: lib ## Install the library, header and edgecache.pc under PREFIX (default /usr/local)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include
+	install -m 644 target/release/libedgecache.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 target/release/libedgecache.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/edgecache.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' crates/edgecache-capi/edgecache.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/edgecache.pc
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -1,0 +1,288 @@
+//! `edgecache_flight` and `edgecache_ticket`: singleflight for callers that
+//! cannot be called back.
+//!
+//! ```c
+//! edgecache_ticket *t; bool leader;
+//! edgecache_flight_begin(f, key, len, &t, &leader);
+//! if (leader) { /* load */ edgecache_ticket_complete(t, val, n, NULL); }
+//! else        { edgecache_ticket_wait(t, EDGECACHE_WAIT_FOREVER, &out, &err); }
+//! edgecache_ticket_free(t);
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use edgecache::Value;
+use edgecache::flight::{Flight, FlightError, Leader, Ticket, Waiter};
+
+use crate::boundary::ffi_boundary;
+use crate::bytes::{edgecache_bytes, slice};
+use crate::error::{CError, edgecache_error};
+use crate::group::EDGECACHE_WAIT_FOREVER;
+use crate::handle::{check_out, into_raw, opaque, take, tri, try_ref, write_out};
+use crate::status::{edgecache_status, fail};
+
+type CFlight = Flight<Box<[u8]>, Value, Arc<CError>>;
+
+/// Singleflight over byte keys with byte values. Made by
+/// `edgecache_flight_new`, released by `edgecache_flight_free`;
+/// thread-safe.
+#[allow(non_camel_case_types, reason = "C naming: the header shows this name")]
+pub struct edgecache_flight {
+    _private: [u8; 0],
+}
+
+opaque!(edgecache_flight => CFlight);
+
+/// A ticket's role.
+pub(crate) enum TicketState {
+    Leader(Leader<Box<[u8]>, Value, Arc<CError>>),
+    Waiter(Waiter<Value, Arc<CError>>),
+    /// A leader that completed, or a waiter that received its result.
+    Done,
+}
+
+/// One caller's part in a flight: the leader (must complete or fail the
+/// load) or a waiter. Owned by the caller that began it; release with
+/// `edgecache_ticket_free`. A ticket is not thread-safe: use it from one
+/// thread at a time (it may move between threads).
+#[allow(non_camel_case_types, reason = "C naming: the header shows this name")]
+pub struct edgecache_ticket {
+    _private: [u8; 0],
+}
+
+opaque!(edgecache_ticket => TicketState);
+
+/// Creates a flight and writes it to `*out`.
+///
+/// # Safety
+/// `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_flight_new(out: *mut *mut edgecache_flight) -> edgecache_status {
+    ffi_boundary! {
+        tri!(check_out(out, "out"));
+        // SAFETY: checked; writable by promise.
+        unsafe { write_out(out, into_raw::<edgecache_flight>(CFlight::new())) };
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// Releases a flight. Tickets already begun stay valid. NULL is a no-op.
+///
+/// # Safety
+/// `flight` is NULL or live, not used or freed again (must not be called
+/// twice).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_flight_free(flight: *mut edgecache_flight) {
+    ffi_boundary! {
+        // SAFETY: the caller's promise.
+        drop(unsafe { take(flight) });
+    }
+}
+
+/// Joins the load in flight for `key`, or starts one. Writes the ticket to
+/// `*out_ticket` and whether this caller leads to `*out_leader`.
+///
+/// # Safety
+/// `flight` is live; `key` is `(NULL, 0)` or valid for `key_len` bytes;
+/// both out-parameters are writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_flight_begin(
+    flight: *const edgecache_flight,
+    key: *const u8,
+    key_len: usize,
+    out_ticket: *mut *mut edgecache_ticket,
+    out_leader: *mut bool,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, checked for NULL by the helpers.
+        let (f, key) = unsafe { (tri!(try_ref(flight)), tri!(slice(key, key_len, "key"))) };
+        tri!(check_out(out_ticket, "out_ticket"));
+        tri!(check_out(out_leader, "out_leader"));
+        let (state, leader) = match f.begin(key.into()) {
+            Ticket::Leader(l) => (TicketState::Leader(l), true),
+            Ticket::Waiter(w) => (TicketState::Waiter(w), false),
+        };
+        // SAFETY: both checked; writable by promise.
+        unsafe {
+            write_out(out_ticket, into_raw::<edgecache_ticket>(state));
+            write_out(out_leader, leader);
+        }
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// Detaches `key` from its load in flight; later callers start a new one.
+/// `*out_forgot` (may be NULL) tells whether a load was in flight.
+///
+/// # Safety
+/// `flight` is live; `key` as in `edgecache_flight_begin`; `out_forgot` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_flight_forget(
+    flight: *const edgecache_flight,
+    key: *const u8,
+    key_len: usize,
+    out_forgot: *mut bool,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, checked for NULL by the helpers.
+        let (f, key) = unsafe { (tri!(try_ref(flight)), tri!(slice(key, key_len, "key"))) };
+        let forgot = f.forget(&Box::from(key));
+        if !out_forgot.is_null() {
+            // SAFETY: non-NULL; writable by promise.
+            unsafe { write_out(out_forgot, forgot) };
+        }
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// Borrows a ticket mutably.
+///
+/// # Safety
+/// `t` is NULL or a live ticket used by this thread only.
+unsafe fn ticket<'a>(t: *mut edgecache_ticket) -> Result<&'a mut TicketState, edgecache_status> {
+    if t.is_null() {
+        return Err(fail(edgecache_status::EDGECACHE_NULL_ARGUMENT, "edgecache_ticket pointer is NULL"));
+    }
+    // SAFETY: non-NULL and, by the callers' promise, a live ticket made by
+    // `into_raw::<edgecache_ticket>` that no other thread uses now.
+    Ok(unsafe { &mut *t.cast::<TicketState>() })
+}
+
+/// Publishes a leader's outcome and marks the ticket done.
+fn finish(t: &mut TicketState, r: Result<Value, Arc<CError>>, out_shared: *mut bool) -> edgecache_status {
+    match std::mem::replace(t, TicketState::Done) {
+        TicketState::Leader(l) => {
+            let shared = match l.complete(r) {
+                Ok((_, shared)) => shared,
+                Err(_) => false,
+            };
+            if !out_shared.is_null() {
+                // SAFETY: non-NULL; writable by the caller's promise.
+                unsafe { write_out(out_shared, shared) };
+            }
+            edgecache_status::EDGECACHE_OK
+        }
+        other => {
+            *t = other;
+            fail(edgecache_status::EDGECACHE_WRONG_STATE, "only a leader ticket that has not finished can complete")
+        }
+    }
+}
+
+/// Leader only: publishes the value (copied) to every waiter and frees the
+/// key. `*out_shared` (may be NULL) tells whether anyone waited. On any
+/// other ticket: `EDGECACHE_WRONG_STATE`, nothing changes.
+///
+/// # Safety
+/// `ticket` is a live ticket; `value` is `(NULL, 0)` or valid for
+/// `value_len` bytes; `out_shared` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_ticket_complete(
+    ticket_ptr: *mut edgecache_ticket,
+    value: *const u8,
+    value_len: usize,
+    out_shared: *mut bool,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, checked for NULL by the helpers.
+        let (t, value) = unsafe { (tri!(ticket(ticket_ptr)), tri!(slice(value, value_len, "value"))) };
+        finish(t, Ok(Value::from(value)), out_shared)
+    }
+}
+
+/// Leader only: publishes a failure (`code` and a message, `(NULL, 0)` for
+/// none) to every waiter, who get `EDGECACHE_GETTER_FAILED` and an
+/// `edgecache_error` with them. Nothing is cached; the key is free again.
+///
+/// # Safety
+/// As `edgecache_ticket_complete`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_ticket_fail(
+    ticket_ptr: *mut edgecache_ticket,
+    code: u64,
+    msg: *const u8,
+    msg_len: usize,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, checked for NULL by the helpers.
+        let (t, msg) = unsafe { (tri!(ticket(ticket_ptr)), tri!(slice(msg, msg_len, "msg"))) };
+        let err = Arc::new(CError { code, message: String::from_utf8_lossy(msg).into_owned(), hooks: None });
+        finish(t, Err(err), std::ptr::null_mut())
+    }
+}
+
+/// Waiter only: waits up to `timeout_ms` (`EDGECACHE_WAIT_FOREVER` for no
+/// limit, 0 to poll) for the leader's outcome.
+///
+/// - The value: writes it to `*out` (caller frees with
+///   `edgecache_bytes_free`), returns `EDGECACHE_OK`; the ticket is done.
+/// - A failure: `EDGECACHE_GETTER_FAILED` (the leader's code and message),
+///   `EDGECACHE_ABANDONED` (the leader freed its ticket uncompleted) or
+///   `EDGECACHE_LOADER_PANICKED`; the ticket is done.
+/// - `EDGECACHE_TIMEOUT`: nothing yet; the ticket can wait again.
+/// - `EDGECACHE_WRONG_STATE`: a leader ticket, or one already done.
+///
+/// For each failure and for the timeout, `*out_err` receives an
+/// `edgecache_error` when `out_err` is not NULL (as in
+/// `edgecache_group_get`); other statuses leave it untouched.
+///
+/// # Safety
+/// `ticket` is a live ticket; `out` is writable; `out_err` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_ticket_wait(
+    ticket_ptr: *mut edgecache_ticket,
+    timeout_ms: u64,
+    out: *mut edgecache_bytes,
+    out_err: *mut *mut edgecache_error,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        let t = unsafe { tri!(ticket(ticket_ptr)) };
+        tri!(check_out(out, "out"));
+        let TicketState::Waiter(w) = &*t else {
+            return fail(edgecache_status::EDGECACHE_WRONG_STATE, "only a waiter ticket that has not finished can wait");
+        };
+        let outcome = if timeout_ms == EDGECACHE_WAIT_FOREVER {
+            let mut got = None;
+            // Wait in slices so a huge wait is never one enormous timeout.
+            while got.is_none() {
+                got = w.wait_for(Duration::from_secs(3600));
+            }
+            got
+        } else {
+            w.wait_for(Duration::from_millis(timeout_ms))
+        };
+        let Some(outcome) = outcome else {
+            // The ticket stays a waiter; report the timeout like any other
+            // failed wait.
+            // SAFETY: `out` checked; `out_err` NULL or writable by promise.
+            return unsafe { crate::group::deliver(Err(edgecache::Error::Timeout), out, out_err) };
+        };
+        *t = TicketState::Done;
+        let r = outcome.map_err(|e| match e {
+            FlightError::Failed(c) => edgecache::Error::Getter(c),
+            FlightError::LoaderPanicked(m) => edgecache::Error::LoaderPanicked(m),
+            FlightError::Timeout => edgecache::Error::Timeout,
+            _ => edgecache::Error::Abandoned,
+        });
+        // SAFETY: `out` checked; `out_err` NULL or writable by promise.
+        unsafe { crate::group::deliver(r, out, out_err) }
+    }
+}
+
+/// Releases a ticket. A leader that has not completed is abandoned: its
+/// waiters get `EDGECACHE_ABANDONED` and the key is free. NULL is a no-op.
+///
+/// # Safety
+/// `ticket` is NULL or live, not used or freed again (must not be called
+/// twice).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_ticket_free(ticket_ptr: *mut edgecache_ticket) {
+    ffi_boundary! {
+        // SAFETY: the caller's promise.
+        drop(unsafe { take(ticket_ptr) });
+    }
+}

@@ -1,0 +1,472 @@
+//! `edgecache_group`: groupcache's group behind a C getter.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+use std::time::Duration;
+
+use edgecache::{CacheType, GetterError, Group, GroupOptions, Stats, Value};
+
+use crate::boundary::ffi_boundary;
+use crate::bytes::{edgecache_bytes, slice};
+use crate::cache::{budget, edgecache_cache_stats, ttl};
+use crate::error::{CError, ErrorInfo, Hooks, edgecache_error, edgecache_release_code_fn, edgecache_release_fn};
+use crate::handle::{check_out, into_raw, opaque, take, tri, try_ref, write_out};
+use crate::status::{copy_message, edgecache_status, fail};
+
+/// Selects the main cache in `edgecache_group_get_cache_stats`.
+pub const EDGECACHE_MAIN_CACHE: u32 = 1;
+/// Selects the hot cache in `edgecache_group_get_cache_stats`.
+pub const EDGECACHE_HOT_CACHE: u32 = 2;
+/// A timeout that never runs out.
+pub const EDGECACHE_WAIT_FOREVER: u64 = u64::MAX;
+
+/// Loads the value for a key into `sink`.
+///
+/// Called on a miss by the one thread that leads the load for `key` (any
+/// thread that called `edgecache_group_get`), with no lock held; it may call
+/// back into edgecache. `key` is valid only during the call. Return 0 after
+/// `edgecache_sink_set_bytes`; on failure call `edgecache_sink_set_error`
+/// and return nonzero (a nonzero return without an error set is reported
+/// with that number as the code). It must not unwind (no C++ exceptions,
+/// no longjmp out of it).
+#[allow(non_camel_case_types, reason = "C naming: the header shows this name")]
+pub type edgecache_getter_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, key: *const u8, key_len: usize, sink: *mut edgecache_sink) -> i32,
+>;
+
+/// Where a getter puts its result.
+pub(crate) struct Sink {
+    value: Option<Value>,
+    error: Option<(u64, String)>,
+}
+
+/// The destination of a getter's result; valid only during the getter
+/// call it was passed to, on that thread.
+#[allow(non_camel_case_types, reason = "C naming: the header shows this name")]
+pub struct edgecache_sink {
+    _private: [u8; 0],
+}
+
+opaque!(edgecache_sink => Sink);
+
+/// Sets the loaded value (copied). A second call replaces the first.
+///
+/// # Safety
+/// `sink` is the sink passed to the running getter; `data` is `(NULL, 0)` or
+/// valid for `len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_sink_set_bytes(
+    sink: *mut edgecache_sink,
+    data: *const u8,
+    len: usize,
+) -> edgecache_status {
+    ffi_boundary! {
+        tri!(check_out(sink, "sink"));
+        // SAFETY: the caller's promise, checked for NULL.
+        let data = unsafe { tri!(slice(data, len, "data")) };
+        // SAFETY: non-NULL and, by the caller's promise, the live sink of
+        // this getter call, used by this thread only.
+        let s = unsafe { &mut *sink.cast::<Sink>() };
+        s.value = Some(Value::from(data));
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// Reports a failure: `code` (any number the caller wants back, e.g. a
+/// handle to its own error object) and a message (`(NULL, 0)` for none; not
+/// NUL-terminated, copied; read as UTF-8, invalid sequences become U+FFFD).
+/// Every caller waiting on this load receives them through
+/// `edgecache_error`. The group's `release_error` hook gets this code once
+/// no caller holds the error any more. The getter must still return
+/// nonzero.
+///
+/// # Safety
+/// As `edgecache_sink_set_bytes`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_sink_set_error(
+    sink: *mut edgecache_sink,
+    code: u64,
+    msg: *const u8,
+    msg_len: usize,
+) -> edgecache_status {
+    ffi_boundary! {
+        tri!(check_out(sink, "sink"));
+        // SAFETY: the caller's promise, checked for NULL.
+        let msg = unsafe { tri!(slice(msg, msg_len, "msg")) };
+        // SAFETY: as in `edgecache_sink_set_bytes`.
+        let s = unsafe { &mut *sink.cast::<Sink>() };
+        s.error = Some((code, String::from_utf8_lossy(msg).into_owned()));
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// The getter's context: the function and the creator's hooks.
+struct CGetter {
+    f: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut edgecache_sink) -> i32,
+    hooks: Arc<Hooks>,
+}
+
+impl edgecache::Getter for CGetter {
+    fn get(&self, key: &[u8]) -> Result<Value, GetterError> {
+        let mut sink = Sink { value: None, error: None };
+        let sink_ptr = (&raw mut sink).cast::<edgecache_sink>();
+        // SAFETY: the creator promised `f` is callable with `user_data` from
+        // any thread; `key` and `sink` outlive the call.
+        let rc = unsafe { (self.f)(self.hooks.user_data, key.as_ptr(), key.len(), sink_ptr) };
+        // Only a code the getter set itself is released through its hook;
+        // the errors made up here carry code 0 and no hook.
+        let made_up = |message: String| -> GetterError { Arc::new(CError { code: 0, message, hooks: None }) };
+        match (rc, sink.value, sink.error) {
+            (0, Some(v), None) => Ok(v),
+            (_, _, Some((code, message))) => {
+                Err(Arc::new(CError { code, message, hooks: Some(Arc::clone(&self.hooks)) }))
+            }
+            (0, None, None) => Err(made_up("the getter returned 0 but set no value".to_owned())),
+            (rc, _, None) => Err(made_up(format!("the getter returned {rc} without setting an error"))),
+        }
+    }
+}
+
+/// A named, loader-backed cache (groupcache's `Group`): main and hot
+/// caches under one byte budget, loads deduplicated per key.
+///
+/// Each handle is owned by its receiver and released with
+/// `edgecache_group_free`; the group itself lives while it is
+/// registered or any handle exists. All functions taking a group are
+/// thread-safe.
+#[allow(non_camel_case_types, reason = "C naming: the header shows this name")]
+pub struct edgecache_group {
+    _private: [u8; 0],
+}
+
+opaque!(edgecache_group => Group);
+
+/// Counters of a group (groupcache's `Stats`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(non_camel_case_types, reason = "C naming: the header shows this name")]
+pub struct edgecache_group_stats {
+    /// Every get.
+    pub gets: u64,
+    /// Gets answered from cache.
+    pub cache_hits: u64,
+    /// Values fetched from a peer.
+    pub peer_loads: u64,
+    /// Failed peer fetches.
+    pub peer_errors: u64,
+    /// Gets that missed and joined or started a load.
+    pub loads: u64,
+    /// Loads that ran after deduplication.
+    pub loads_deduped: u64,
+    /// Successful getter calls.
+    pub local_loads: u64,
+    /// Failed getter calls.
+    pub local_load_errs: u64,
+    /// Gets on behalf of peers.
+    pub server_requests: u64,
+}
+
+impl From<Stats> for edgecache_group_stats {
+    fn from(s: Stats) -> Self {
+        edgecache_group_stats {
+            gets: s.gets,
+            cache_hits: s.cache_hits,
+            peer_loads: s.peer_loads,
+            peer_errors: s.peer_errors,
+            loads: s.loads,
+            loads_deduped: s.loads_deduped,
+            local_loads: s.local_loads,
+            local_load_errs: s.local_load_errs,
+            server_requests: s.server_requests,
+        }
+    }
+}
+
+fn utf8_name(name: &[u8]) -> Result<&str, edgecache_status> {
+    std::str::from_utf8(name)
+        .map_err(|_| fail(edgecache_status::EDGECACHE_INVALID_ARGUMENT, "the group name is not valid UTF-8"))
+}
+
+/// Creates and registers a group and writes a handle to `*out`.
+///
+/// - `name`: UTF-8, `name_len` bytes (not NUL-terminated); a taken name is
+///   `EDGECACHE_DUPLICATE_GROUP` (nothing is created; `release` is not
+///   called then).
+/// - `cache_bytes`: budget of main + hot; 0 disables caching, negative is
+///   `EDGECACHE_INVALID_ARGUMENT`.
+/// - `ttl_ms`: lifetime of loaded entries, 0 for none.
+/// - `getter` (required) and `user_data`: see `edgecache_getter_fn`.
+/// - `release` (may be NULL): called once with `user_data` when the group
+///   is gone (closed and every handle freed).
+/// - `release_error` (may be NULL): called with `user_data` and a code set by
+///   `edgecache_sink_set_error` once no caller holds that error any more
+///   (only for such codes, and always before `release`).
+///
+/// The getter and both release functions may run on any thread.
+///
+/// # Safety
+/// `name` is valid for `name_len` bytes; `out` is writable; the functions
+/// are valid to call with `user_data` from any thread until `release` runs.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments, reason = "mirrors the C signature")]
+pub unsafe extern "C" fn edgecache_group_new(
+    name: *const u8,
+    name_len: usize,
+    cache_bytes: i64,
+    ttl_ms: u64,
+    getter: edgecache_getter_fn,
+    user_data: *mut c_void,
+    release: edgecache_release_fn,
+    release_error: edgecache_release_code_fn,
+    out: *mut *mut edgecache_group,
+) -> edgecache_status {
+    ffi_boundary! {
+        tri!(check_out(out, "out"));
+        // SAFETY: the caller's promise, checked for NULL.
+        let name = tri!(utf8_name(unsafe { tri!(slice(name, name_len, "name")) }));
+        let cache_bytes = tri!(budget(cache_bytes));
+        let Some(f) = getter else {
+            return fail(edgecache_status::EDGECACHE_NULL_ARGUMENT, "getter is NULL");
+        };
+        let hooks =
+            Arc::new(Hooks { user_data, release_data: release, release_code: release_error, armed: false.into() });
+        let getter = CGetter { f, hooks: Arc::clone(&hooks) };
+        let opts = GroupOptions::default().ttl(ttl(ttl_ms));
+        match Group::with_options(name, cache_bytes, getter, opts) {
+            Ok(g) => {
+                hooks.armed.store(true, std::sync::atomic::Ordering::Release);
+                drop(hooks);
+                // SAFETY: checked non-NULL; writable by the caller's promise.
+                unsafe { write_out(out, into_raw::<edgecache_group>(g)) };
+                edgecache_status::EDGECACHE_OK
+            }
+            Err(e) => {
+                let (status, info) = ErrorInfo::from_core(&e);
+                fail(status, info.message)
+            }
+        }
+    }
+}
+
+/// Writes a load result: the value to `*out` on success; on failure the
+/// detail to `*out_err` when `out_err` is not NULL, and to the thread's last
+/// error.
+///
+/// # Safety
+/// `out` is writable; `out_err` is NULL or writable.
+pub(crate) unsafe fn deliver(
+    r: Result<Value, edgecache::Error>,
+    out: *mut edgecache_bytes,
+    out_err: *mut *mut edgecache_error,
+) -> edgecache_status {
+    match r {
+        Ok(v) => {
+            // SAFETY: the caller's promise.
+            unsafe { write_out(out, edgecache_bytes::from_value(v)) };
+            edgecache_status::EDGECACHE_OK
+        }
+        Err(e) => {
+            let (status, info) = ErrorInfo::from_core(&e);
+            crate::status::set_last_error(info.message.clone());
+            if !out_err.is_null() {
+                // SAFETY: non-NULL, writable by the caller's promise.
+                unsafe { write_out(out_err, into_raw::<edgecache_error>(info)) };
+            }
+            status
+        }
+    }
+}
+
+/// Gets the value for `key`: from cache, else loaded once for every caller
+/// that asks at the same time (the getter runs on one of their threads).
+///
+/// On success writes the value to `*out` (caller frees it with
+/// `edgecache_bytes_free`). A failed load returns `EDGECACHE_GETTER_FAILED`,
+/// `EDGECACHE_LOADER_PANICKED`, `EDGECACHE_ABANDONED`, `EDGECACHE_TIMEOUT`
+/// or `EDGECACHE_CLOSED` and, exactly then and only when `out_err` is not
+/// NULL, writes an `edgecache_error` the caller frees with
+/// `edgecache_error_free`; every caller that shared the load gets the same
+/// code and message. Argument errors (`EDGECACHE_NULL_ARGUMENT`, ...)
+/// leave `*out_err` untouched.
+///
+/// `timeout_ms` bounds only the wait for a load another caller runs
+/// (`EDGECACHE_TIMEOUT`; the load goes on); `EDGECACHE_WAIT_FOREVER` waits as
+/// long as it takes. A caller that runs the load runs it to the end.
+///
+/// # Safety
+/// `group` is a live handle; `key` is `(NULL, 0)` or valid for `key_len`
+/// bytes; `out` is writable; `out_err` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_group_get(
+    group: *const edgecache_group,
+    key: *const u8,
+    key_len: usize,
+    timeout_ms: u64,
+    out: *mut edgecache_bytes,
+    out_err: *mut *mut edgecache_error,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, checked for NULL by the helpers.
+        let (g, key) = unsafe { (tri!(try_ref(group)), tri!(slice(key, key_len, "key"))) };
+        tri!(check_out(out, "out"));
+        let r = if timeout_ms == EDGECACHE_WAIT_FOREVER {
+            g.get(key)
+        } else {
+            g.get_timeout(key, Duration::from_millis(timeout_ms))
+        };
+        // SAFETY: `out` checked; `out_err` NULL or writable by promise.
+        unsafe { deliver(r, out, out_err) }
+    }
+}
+
+/// Finds the registered group named `name` (UTF-8, `name_len` bytes) and
+/// writes a new handle to `*out` (free it with `edgecache_group_free`);
+/// `EDGECACHE_NOT_FOUND` when there is none.
+///
+/// # Safety
+/// `name` is valid for `name_len` bytes; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_group_lookup(
+    name: *const u8,
+    name_len: usize,
+    out: *mut *mut edgecache_group,
+) -> edgecache_status {
+    ffi_boundary! {
+        tri!(check_out(out, "out"));
+        // SAFETY: the caller's promise, checked for NULL.
+        let name = tri!(utf8_name(unsafe { tri!(slice(name, name_len, "name")) }));
+        match edgecache::get_group(name) {
+            Some(g) => {
+                // SAFETY: checked non-NULL; writable by promise.
+                unsafe { write_out(out, into_raw::<edgecache_group>(g)) };
+                edgecache_status::EDGECACHE_OK
+            }
+            None => edgecache_status::EDGECACHE_NOT_FOUND,
+        }
+    }
+}
+
+/// Removes `key` from the main and hot caches and detaches any load in
+/// flight for it; `*out_removed` (may be NULL) tells whether an entry went.
+///
+/// # Safety
+/// `group` is a live handle; `key` as in `edgecache_group_get`;
+/// `out_removed` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_group_remove(
+    group: *const edgecache_group,
+    key: *const u8,
+    key_len: usize,
+    out_removed: *mut bool,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, checked for NULL by the helpers.
+        let (g, key) = unsafe { (tri!(try_ref(group)), tri!(slice(key, key_len, "key"))) };
+        let removed = g.remove(key);
+        if !out_removed.is_null() {
+            // SAFETY: non-NULL, writable by promise.
+            unsafe { write_out(out_removed, removed) };
+        }
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// Writes the group's counters to `*out`.
+///
+/// # Safety
+/// `group` is a live handle; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_group_get_stats(
+    group: *const edgecache_group,
+    out: *mut edgecache_group_stats,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        let g = unsafe { tri!(try_ref(group)) };
+        tri!(check_out(out, "out"));
+        // SAFETY: checked; writable by promise.
+        unsafe { write_out(out, g.stats().into()) };
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// Writes the counters of the main (`EDGECACHE_MAIN_CACHE`) or hot
+/// (`EDGECACHE_HOT_CACHE`) cache to `*out`; any other `which` is
+/// `EDGECACHE_INVALID_ARGUMENT`.
+///
+/// # Safety
+/// `group` is a live handle; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_group_get_cache_stats(
+    group: *const edgecache_group,
+    which: u32,
+    out: *mut edgecache_cache_stats,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        let g = unsafe { tri!(try_ref(group)) };
+        tri!(check_out(out, "out"));
+        let which = match which {
+            EDGECACHE_MAIN_CACHE => CacheType::Main,
+            EDGECACHE_HOT_CACHE => CacheType::Hot,
+            other => {
+                return fail(edgecache_status::EDGECACHE_INVALID_ARGUMENT, format!("unknown cache type {other}"));
+            }
+        };
+        // SAFETY: checked; writable by promise.
+        unsafe { write_out(out, g.cache_stats(which).into()) };
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// Copies the group's name (NUL-terminated) into `buf`; buffer rules as
+/// `edgecache_status_message`.
+///
+/// # Safety
+/// `group` is a live handle; `buf` NULL or valid for `cap` bytes; `out_len`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_group_name(
+    group: *const edgecache_group,
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        let g = unsafe { tri!(try_ref(group)) };
+        // SAFETY: forwarded promises.
+        unsafe { copy_message(g.name(), buf, cap, out_len) }
+    }
+}
+
+/// Closes the group: unregisters its name and drops what it caches; later
+/// gets on any handle return `EDGECACHE_CLOSED`. Callers waiting on a load
+/// still get its result. Idempotent and thread-safe; the handle stays valid
+/// until `edgecache_group_free`.
+///
+/// # Safety
+/// `group` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_group_close(group: *const edgecache_group) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        unsafe { tri!(try_ref(group)) }.close();
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// Releases a handle. NULL is a no-op. This does not close the group: a
+/// registered group lives on (as in groupcache) and `edgecache_group_lookup`
+/// finds it; close it first to end it.
+///
+/// # Safety
+/// `group` is NULL or a live handle no other thread is using; it must not be
+/// used or freed again (must not be called twice).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_group_free(group: *mut edgecache_group) {
+    ffi_boundary! {
+        // SAFETY: the caller's promise.
+        drop(unsafe { take(group) });
+    }
+}

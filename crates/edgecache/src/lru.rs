@@ -4,10 +4,14 @@
 //! A [`Store`] holds one or more *segments* (a `Cache` has one; a `Group`
 //! has two, main and hot) under one byte budget. Each segment is split into
 //! shards; a shard is a hash table of node indices plus an intrusive
-//! doubly-linked recency list, all behind one `parking_lot` mutex.
+//! doubly-linked recency list, all behind one `parking_lot` reader-writer
+//! lock.
 //!
-//! - A hit locks one shard, moves the node to the front of that shard's list
-//!   and clones the value's `Arc`. Hits on different shards never contend.
+//! - A hit locks one shard, clones the value's `Arc` and, unless the entry
+//!   was already used since the last insert, moves it to the front of that
+//!   shard's list. With several shards the lookup runs under the read lock
+//!   and only the move takes the write lock, so hits on popular entries run
+//!   in parallel. Hits on different shards never contend.
 //! - Structural changes that need room (inserts) are serialised by the
 //!   store's `write` mutex, so the budget check and the evictions it causes
 //!   are atomic with respect to each other: the resident bytes never exceed
@@ -27,7 +31,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
+
+use crate::counter::Counter;
 
 /// A cached value: immutable shared bytes. Cloning is an atomic increment.
 pub type Value = Arc<[u8]>;
@@ -66,8 +72,6 @@ struct Shard {
     head: u32,
     /// Least recently used node, or `NIL`.
     tail: u32,
-    gets: u64,
-    hits: u64,
 }
 
 /// What a removal hands back to the caller's accounting.
@@ -77,7 +81,7 @@ struct Removed {
 
 impl Shard {
     fn new() -> Self {
-        Shard { table: HashTable::new(), nodes: Vec::new(), free: Vec::new(), head: NIL, tail: NIL, gets: 0, hits: 0 }
+        Shard { table: HashTable::new(), nodes: Vec::new(), free: Vec::new(), head: NIL, tail: NIL }
     }
 
     fn node(&self, i: u32) -> &Node {
@@ -189,13 +193,13 @@ impl Shard {
     }
 
     fn clear(&mut self) {
-        *self = Shard { gets: self.gets, hits: self.hits, ..Shard::new() };
+        *self = Shard::new();
     }
 }
 
 /// A shard and the lock-free copy of its tail stamp.
 struct Slot {
-    shard: Mutex<Shard>,
+    shard: RwLock<Shard>,
     /// `shard.tail_stamp()` as of the last change to the tail, for choosing
     /// a victim shard without locking every shard. Written under `shard`'s
     /// lock; read without it (a stale read only makes the choice less exact).
@@ -236,12 +240,16 @@ struct Segment {
     bytes: CachePadded<AtomicU64>,
     items: AtomicU64,
     evictions: AtomicU64,
+    /// Lookups and hits, striped per thread: hits that only read a shard
+    /// must not write a shared line.
+    gets: Counter,
+    hits: Counter,
 }
 
 impl Segment {
     fn new(shards: usize) -> Self {
         let slots = (0..shards)
-            .map(|_| CachePadded::new(Slot { shard: Mutex::new(Shard::new()), tail_stamp: AtomicU64::new(u64::MAX) }))
+            .map(|_| CachePadded::new(Slot { shard: RwLock::new(Shard::new()), tail_stamp: AtomicU64::new(u64::MAX) }))
             .collect::<Vec<_>>()
             .into_boxed_slice();
         Segment {
@@ -250,6 +258,8 @@ impl Segment {
             bytes: CachePadded::new(AtomicU64::new(0)),
             items: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
+            gets: Counter::default(),
+            hits: Counter::default(),
         }
     }
 
@@ -282,18 +292,13 @@ impl Segment {
     }
 
     fn stats(&self) -> CacheStats {
-        let mut st = CacheStats {
+        CacheStats {
             bytes: self.bytes.load(Ordering::Relaxed),
             items: self.items.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
-            ..CacheStats::default()
-        };
-        for slot in self.slots.iter() {
-            let s = slot.shard.lock();
-            st.gets += s.gets;
-            st.hits += s.hits;
+            gets: self.gets.get(),
+            hits: self.hits.get(),
         }
-        st
     }
 }
 
@@ -374,41 +379,74 @@ impl Store {
     }
 
     /// Looks `key` up in segment `seg`; a hit becomes most recently used.
+    ///
+    /// With several shards a hit takes the shard's read lock, and the write
+    /// lock only when the entry must move: an entry already used since the
+    /// last insert keeps its place (moving it would only reorder entries of
+    /// the same stamp, which cross-shard eviction cannot tell apart anyway).
+    /// With one shard (exact LRU) every hit moves its entry under the write
+    /// lock.
     pub(crate) fn get(&self, seg: usize, hash: u64, key: &[u8]) -> Option<Value> {
         let segment = &self.segs[seg];
         let slot = &segment.slots[segment.slot_of(hash)];
-        let mut s = slot.shard.lock();
-        s.gets += 1;
-        let i = s.find(hash, key)?;
-        let node = s.node(i);
-        if let Some(deadline) = node.expires
-            && Instant::now() >= deadline
-        {
-            let n = s.remove_at(i);
-            slot.sync_tail(&s);
+        segment.gets.incr();
+        if self.relaxed {
+            let s = slot.shard.read();
+            let i = s.find(hash, key)?;
+            let node = s.node(i);
+            if node.expires.is_some_and(|d| Instant::now() >= d) {
+                drop(s);
+                self.drop_expired(segment, slot, hash, key);
+                return None;
+            }
+            let value = Arc::clone(&node.value);
+            let current = node.stamp == self.epoch.load(Ordering::Relaxed);
             drop(s);
-            segment.account_removed(n.cost(), true);
+            segment.hits.incr();
+            if !current {
+                let mut w = slot.shard.write();
+                // The entry may have been replaced or removed meanwhile;
+                // then there is nothing of ours to move.
+                if let Some(i) = w.find(hash, key)
+                    && w.touch(i, self.epoch.load(Ordering::Relaxed))
+                {
+                    slot.sync_tail(&w);
+                }
+            }
+            return Some(value);
+        }
+        let mut s = slot.shard.write();
+        let i = s.find(hash, key)?;
+        if s.node(i).expires.is_some_and(|d| Instant::now() >= d) {
+            drop(s);
+            self.drop_expired(segment, slot, hash, key);
             return None;
         }
-        let value = Arc::clone(&node.value);
-        let stamp = self.epoch.load(Ordering::Relaxed);
-        // With several shards, an entry already used since the last insert
-        // keeps its place: moving it would only reorder entries of the same
-        // stamp, which cross-shard eviction cannot tell apart anyway. This
-        // spares most hits the writes into two neighbouring nodes.
-        let relink = !(self.relaxed && node.stamp == stamp);
-        s.hits += 1;
-        if relink && s.touch(i, stamp) {
+        segment.hits.incr();
+        if s.touch(i, self.epoch.load(Ordering::Relaxed)) {
             slot.sync_tail(&s);
         }
-        Some(value)
+        Some(Arc::clone(&s.node(i).value))
+    }
+
+    /// Removes `key`'s entry if it is (still) expired; counts an eviction.
+    fn drop_expired(&self, segment: &Segment, slot: &Slot, hash: u64, key: &[u8]) {
+        let mut w = slot.shard.write();
+        if let Some(i) = w.find(hash, key)
+            && w.node(i).expires.is_some_and(|d| Instant::now() >= d)
+        {
+            let n = w.remove_at(i);
+            slot.sync_tail(&w);
+            drop(w);
+            segment.account_removed(n.cost(), true);
+        }
     }
 
     /// True when segment `seg` holds a live entry for `key`. Does not count
     /// as a lookup and does not change recency.
     pub(crate) fn contains(&self, seg: usize, hash: u64, key: &[u8]) -> bool {
         let segment = &self.segs[seg];
-        let s = segment.slots[segment.slot_of(hash)].shard.lock();
+        let s = segment.slots[segment.slot_of(hash)].shard.read();
         match s.find(hash, key) {
             Some(i) => s.node(i).expires.is_none_or(|d| Instant::now() < d),
             None => false,
@@ -439,7 +477,7 @@ impl Store {
         let segment = &self.segs[seg];
         let home = segment.slot_of(hash);
         let slot = &segment.slots[home];
-        let mut g = slot.shard.lock();
+        let mut g = slot.shard.write();
         // Under the shard lock, so a `remove` of this key (which takes the
         // same lock) is either wholly before the check or after the insert.
         let admitted = admit();
@@ -478,7 +516,7 @@ impl Store {
                 // Holding `g` too is safe: only holders of `write` take a
                 // second shard lock.
                 let vslot = &vs.slots[vi];
-                let mut vg = vslot.shard.lock();
+                let mut vg = vslot.shard.write();
                 let n = vg.pop_tail();
                 vslot.sync_tail(&vg);
                 n.map(|n| Removed { cost: n.cost() })
@@ -502,7 +540,7 @@ impl Store {
     pub(crate) fn remove(&self, seg: usize, hash: u64, key: &[u8]) -> bool {
         let segment = &self.segs[seg];
         let slot = &segment.slots[segment.slot_of(hash)];
-        let mut g = slot.shard.lock();
+        let mut g = slot.shard.write();
         let Some(i) = g.find(hash, key) else { return false };
         let n = g.remove_at(i);
         slot.sync_tail(&g);
@@ -517,7 +555,7 @@ impl Store {
         let _w = self.write.lock();
         for segment in self.segs.iter() {
             for slot in segment.slots.iter() {
-                let mut g = slot.shard.lock();
+                let mut g = slot.shard.write();
                 let (mut bytes, mut items) = (0, 0);
                 let mut i = g.head;
                 while i != NIL {
@@ -567,7 +605,7 @@ impl Store {
         for (si, segment) in self.segs.iter().enumerate() {
             let (mut bytes, mut items) = (0u64, 0u64);
             for (k, slot) in segment.slots.iter().enumerate() {
-                let g = slot.shard.lock();
+                let g = slot.shard.read();
                 let mut i = g.head;
                 let mut prev = NIL;
                 let mut last_stamp = u64::MAX;

@@ -38,8 +38,11 @@ fmt-check:
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# Both library crates are named `edgecache` (the C library must be
+# libedgecache), so their docs go to separate directories.
 doc:
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p edgecache --no-deps
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc -p edgecache-capi --no-deps --target-dir target/doc-capi
 
 test-rust: ## Rust unit, integration, property, stress and doc tests
 	$(CARGO) test --workspace

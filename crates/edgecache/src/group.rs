@@ -11,7 +11,7 @@ use parking_lot::RwLock;
 
 use crate::counter::Counter;
 use crate::error::{Error, GetterError};
-use crate::flight::{Flight, Ticket};
+use crate::flight::{Flight, Ticket, Waiter};
 use crate::lru::{CacheStats, Rule, Store, Value, default_shards};
 
 /// Loads a value on a miss. The counterpart of groupcache's `Getter`.
@@ -265,7 +265,53 @@ impl Group {
         self.get(key)
     }
 
+    /// Like [`get`](Self::get), for callers that must stay responsive while
+    /// another caller's load runs (a Python binding checking for Ctrl-C, a Go
+    /// binding watching its context): the wait wakes every `slice` and calls
+    /// `poll`. When `poll` returns `Err(x)` the caller stops waiting (the
+    /// load goes on for the others) and gets `Err(x)`; otherwise the
+    /// result is `Ok` of what `get` would return. A caller that runs the load
+    /// itself does not poll.
+    ///
+    /// # Errors
+    /// `Err(x)` from `poll`; inside `Ok`, as [`get`](Self::get).
+    pub fn get_polling<X>(
+        &self,
+        key: &[u8],
+        slice: Duration,
+        mut poll: impl FnMut() -> Result<(), X>,
+    ) -> Result<Result<Value, Error>, X> {
+        let mut stopped = None;
+        let r = self.get_with(key, |w| {
+            loop {
+                if let Some(out) = w.wait_for(slice) {
+                    return out;
+                }
+                if let Err(x) = poll() {
+                    stopped = Some(x);
+                    return Err(crate::FlightError::Timeout);
+                }
+            }
+        });
+        match stopped {
+            Some(x) => Err(x),
+            None => Ok(r),
+        }
+    }
+
     fn get_inner(&self, key: &[u8], deadline: Option<Instant>) -> Result<Value, Error> {
+        self.get_with(key, |w| match deadline {
+            None => w.wait(),
+            Some(d) => w.wait_deadline(d),
+        })
+    }
+
+    /// The body of every get; `wait` blocks a waiter until its outcome.
+    fn get_with(
+        &self,
+        key: &[u8],
+        wait: impl FnOnce(Waiter<Value, Error>) -> Result<Value, crate::FlightError<Error>>,
+    ) -> Result<Value, Error> {
         let inner = &*self.inner;
         if inner.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
@@ -288,13 +334,7 @@ impl Group {
                 };
                 leader.complete(out).map(|(v, _)| v).map_err(Error::from)
             }
-            Ticket::Waiter(w) => {
-                let out = match deadline {
-                    None => w.wait(),
-                    Some(d) => w.wait_deadline(d),
-                };
-                out.map_err(Error::from)
-            }
+            Ticket::Waiter(w) => wait(w).map_err(Error::from),
         }
     }
 

@@ -396,3 +396,40 @@ fn serve_peer_counts_server_requests() {
     assert_eq!(g.stats().gets, 1);
     g.close();
 }
+
+#[test]
+fn a_polling_waiter_can_stop_and_the_load_goes_on() {
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let getter = {
+        let gate = gate.clone();
+        move |_: &[u8]| -> Result<Value, GetterError> {
+            drop(gate.lock().unwrap());
+            Ok(Value::from(&b"v"[..]))
+        }
+    };
+    let g = Group::new(&name("polling"), 1 << 10, getter).unwrap();
+    let leader = {
+        let g = g.clone();
+        thread::spawn(move || g.get(b"k"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while g.stats().loads_deduped == 0 {
+        assert!(Instant::now() < deadline);
+        thread::sleep(Duration::from_millis(1));
+    }
+    // The poll is called between slices; the third call stops the wait.
+    let mut polls = 0;
+    let r = g.get_polling(b"k", Duration::from_millis(1), || {
+        polls += 1;
+        if polls == 3 { Err("interrupted") } else { Ok(()) }
+    });
+    assert_eq!(r.unwrap_err(), "interrupted");
+    assert_eq!(polls, 3);
+    drop(held);
+    assert_eq!(&*leader.join().unwrap().unwrap(), b"v");
+    // Now cached: a polling get returns at once without polling.
+    let r = g.get_polling(b"k", Duration::from_millis(1), || -> Result<(), ()> { panic!("no wait, no poll") });
+    assert_eq!(&*r.unwrap().unwrap(), b"v");
+    g.close();
+}

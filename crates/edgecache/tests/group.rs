@@ -20,6 +20,26 @@ fn upper_getter(calls: Arc<AtomicUsize>) -> impl Fn(&[u8]) -> Result<Value, Gett
     }
 }
 
+/// Waits (at most 10 s) until a load is running in `g`.
+fn wait_for_a_load(g: &Group) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while g.stats().loads_deduped == 0 {
+        assert!(Instant::now() < deadline, "no load started");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A getter that blocks until the returned guard is dropped, then answers
+/// `value`.
+fn gated_getter(value: &'static [u8]) -> (Arc<Mutex<()>>, impl edgecache::Getter) {
+    let gate = Arc::new(Mutex::new(()));
+    let g2 = gate.clone();
+    (gate, move |_: &[u8]| -> Result<Value, GetterError> {
+        drop(g2.lock().unwrap());
+        Ok(Value::from(value))
+    })
+}
+
 #[derive(Debug)]
 struct UpstreamDown(u16);
 impl std::fmt::Display for UpstreamDown {
@@ -156,25 +176,14 @@ fn a_panicking_getter_becomes_an_error_and_frees_the_key() {
 
 #[test]
 fn a_waiter_can_time_out() {
-    let gate = Arc::new(Mutex::new(()));
+    let (gate, getter) = gated_getter(b"v");
     let held = gate.lock().unwrap();
-    let getter = {
-        let gate = gate.clone();
-        move |_: &[u8]| -> Result<Value, GetterError> {
-            drop(gate.lock().unwrap());
-            Ok(Value::from(&b"v"[..]))
-        }
-    };
     let g = Group::new(&name("timeout"), 1 << 10, getter).unwrap();
     let leader = {
         let g = g.clone();
         thread::spawn(move || g.get(b"k"))
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while g.stats().loads_deduped == 0 {
-        assert!(Instant::now() < deadline);
-        thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_a_load(&g);
     assert!(matches!(g.get_timeout(b"k", Duration::from_millis(10)), Err(Error::Timeout)));
     drop(held);
     assert_eq!(&*leader.join().unwrap().unwrap(), b"v");
@@ -212,11 +221,7 @@ fn a_load_in_flight_during_remove_does_not_store_its_value() {
         let g = g.clone();
         thread::spawn(move || g.get(b"k"))
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while g.stats().loads_deduped == 0 {
-        assert!(Instant::now() < deadline);
-        thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_a_load(&g);
     version.store(2, Ordering::SeqCst);
     g.remove(b"k");
     drop(held);
@@ -399,25 +404,14 @@ fn serve_peer_counts_server_requests() {
 
 #[test]
 fn a_polling_waiter_can_stop_and_the_load_goes_on() {
-    let gate = Arc::new(Mutex::new(()));
+    let (gate, getter) = gated_getter(b"v");
     let held = gate.lock().unwrap();
-    let getter = {
-        let gate = gate.clone();
-        move |_: &[u8]| -> Result<Value, GetterError> {
-            drop(gate.lock().unwrap());
-            Ok(Value::from(&b"v"[..]))
-        }
-    };
     let g = Group::new(&name("polling"), 1 << 10, getter).unwrap();
     let leader = {
         let g = g.clone();
         thread::spawn(move || g.get(b"k"))
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while g.stats().loads_deduped == 0 {
-        assert!(Instant::now() < deadline);
-        thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_a_load(&g);
     // The poll is called between slices; the third call stops the wait.
     let mut polls = 0;
     let r = g.get_polling(b"k", Duration::from_millis(1), || {

@@ -52,7 +52,19 @@ struct Node {
     /// The store's epoch when this node was last inserted or hit. Nodes are
     /// ordered by it along the list: non-increasing from front to tail.
     stamp: u64,
-    expires: Option<Instant>,
+    /// When the entry expires, in [`clock_nanos`] time; 0 for never. Eight
+    /// bytes rather than an `Option<Instant>`'s sixteen keep a node in one
+    /// 64-byte cache line.
+    expires: u64,
+}
+
+// A slab slot fits one cache line (checked at compile time).
+const _: () = assert!(std::mem::size_of::<Option<Node>>() <= 64);
+
+impl Node {
+    fn expired(&self) -> bool {
+        self.expires != 0 && clock_nanos() >= self.expires
+    }
 }
 
 impl Node {
@@ -240,10 +252,11 @@ struct Segment {
     bytes: CachePadded<AtomicU64>,
     items: AtomicU64,
     evictions: AtomicU64,
-    /// Lookups and hits, striped per thread: hits that only read a shard
-    /// must not write a shared line.
-    gets: Counter,
+    /// Hits and misses (lookups are their sum), striped per thread: a hit
+    /// that only reads a shard must not write a shared line, and counts
+    /// once.
     hits: Counter,
+    misses: Counter,
 }
 
 impl Segment {
@@ -258,8 +271,8 @@ impl Segment {
             bytes: CachePadded::new(AtomicU64::new(0)),
             items: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
-            gets: Counter::default(),
             hits: Counter::default(),
+            misses: Counter::default(),
         }
     }
 
@@ -292,12 +305,13 @@ impl Segment {
     }
 
     fn stats(&self) -> CacheStats {
+        let (hits, misses) = (self.hits.get(), self.misses.get());
         CacheStats {
             bytes: self.bytes.load(Ordering::Relaxed),
             items: self.items.load(Ordering::Relaxed),
             evictions: self.evictions.load(Ordering::Relaxed),
-            gets: self.gets.get(),
-            hits: self.hits.get(),
+            gets: hits + misses,
+            hits,
         }
     }
 }
@@ -388,13 +402,23 @@ impl Store {
     /// lock.
     pub(crate) fn get(&self, seg: usize, hash: u64, key: &[u8]) -> Option<Value> {
         let segment = &self.segs[seg];
+        let out = self.lookup(segment, hash, key);
+        if out.is_some() {
+            segment.hits.incr()
+        } else {
+            segment.misses.incr()
+        }
+        out
+    }
+
+    /// `get` without the counting.
+    fn lookup(&self, segment: &Segment, hash: u64, key: &[u8]) -> Option<Value> {
         let slot = &segment.slots[segment.slot_of(hash)];
-        segment.gets.incr();
         if self.relaxed {
             let s = slot.shard.read();
             let i = s.find(hash, key)?;
             let node = s.node(i);
-            if node.expires.is_some_and(|d| Instant::now() >= d) {
+            if node.expired() {
                 drop(s);
                 self.drop_expired(segment, slot, hash, key);
                 return None;
@@ -402,7 +426,6 @@ impl Store {
             let value = Arc::clone(&node.value);
             let current = node.stamp == self.epoch.load(Ordering::Relaxed);
             drop(s);
-            segment.hits.incr();
             if !current {
                 let mut w = slot.shard.write();
                 // The entry may have been replaced or removed meanwhile;
@@ -417,12 +440,11 @@ impl Store {
         }
         let mut s = slot.shard.write();
         let i = s.find(hash, key)?;
-        if s.node(i).expires.is_some_and(|d| Instant::now() >= d) {
+        if s.node(i).expired() {
             drop(s);
             self.drop_expired(segment, slot, hash, key);
             return None;
         }
-        segment.hits.incr();
         if s.touch(i, self.epoch.load(Ordering::Relaxed)) {
             slot.sync_tail(&s);
         }
@@ -433,7 +455,7 @@ impl Store {
     fn drop_expired(&self, segment: &Segment, slot: &Slot, hash: u64, key: &[u8]) {
         let mut w = slot.shard.write();
         if let Some(i) = w.find(hash, key)
-            && w.node(i).expires.is_some_and(|d| Instant::now() >= d)
+            && w.node(i).expired()
         {
             let n = w.remove_at(i);
             slot.sync_tail(&w);
@@ -448,7 +470,7 @@ impl Store {
         let segment = &self.segs[seg];
         let s = segment.slots[segment.slot_of(hash)].shard.read();
         match s.find(hash, key) {
-            Some(i) => s.node(i).expires.is_none_or(|d| Instant::now() < d),
+            Some(i) => !s.node(i).expired(),
             None => false,
         }
     }
@@ -472,29 +494,48 @@ impl Store {
     ) -> bool {
         let cost = (key.len() + value.len()) as u64;
         let hash = self.hash(key);
-        let expires = ttl.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
-        let _w = self.write.lock();
+        let expires = ttl.map_or(0, |t| {
+            let nanos = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+            // At least 1: 0 means "never".
+            clock_nanos().saturating_add(nanos).max(1)
+        });
         let segment = &self.segs[seg];
         let home = segment.slot_of(hash);
         let slot = &segment.slots[home];
+        // A replace that does not grow needs no room: swap the value in place
+        // under the shard lock alone, without the insert lock or a new epoch
+        // (the entry counts as used now, like a hit).
+        if self.budget > 0 {
+            let mut g = slot.shard.write();
+            if let Some(i) = g.find(hash, key) {
+                let old_cost = g.node(i).cost();
+                if cost <= old_cost {
+                    // Under the shard lock, so a `remove` of this key (which
+                    // takes the same lock) is wholly before or after it.
+                    if !admit() {
+                        let old = g.remove_at(i);
+                        slot.sync_tail(&g);
+                        drop(g);
+                        segment.account_removed(old.cost(), false);
+                        return false;
+                    }
+                    let n = g.node_mut(i);
+                    n.value = value;
+                    n.expires = expires;
+                    if g.touch(i, self.epoch.load(Ordering::Relaxed)) {
+                        slot.sync_tail(&g);
+                    }
+                    drop(g);
+                    segment.bytes.fetch_sub(old_cost - cost, Ordering::Relaxed);
+                    return true;
+                }
+            }
+        }
+        let _w = self.write.lock();
         let mut g = slot.shard.write();
-        // Under the shard lock, so a `remove` of this key (which takes the
-        // same lock) is either wholly before the check or after the insert.
+        // Under the shard lock, as above.
         let admitted = admit();
         if let Some(i) = g.find(hash, key) {
-            let old_cost = g.node(i).cost();
-            if cost <= old_cost && self.budget > 0 && admitted {
-                // Fits where the old entry was: swap the value in place.
-                let stamp = self.epoch.fetch_add(1, Ordering::Relaxed) + 1;
-                let n = g.node_mut(i);
-                n.value = value;
-                n.expires = expires;
-                g.touch(i, stamp);
-                slot.sync_tail(&g);
-                drop(g);
-                segment.bytes.fetch_sub(old_cost - cost, Ordering::Relaxed);
-                return true;
-            }
             let old = g.remove_at(i);
             segment.account_removed(old.cost(), false);
         }
@@ -639,7 +680,9 @@ impl Store {
     }
 }
 
-fn far_future() -> Instant {
-    // About 30 years: later than any cache entry will be looked at.
-    Instant::now() + Duration::from_secs(30 * 365 * 24 * 3600)
+/// Nanoseconds since the first call in this process (monotonic), the time
+/// base of entry expiry.
+fn clock_nanos() -> u64 {
+    static BASE: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+    u64::try_from(BASE.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }

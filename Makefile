@@ -9,7 +9,7 @@ export LOOM_MAX_PREEMPTIONS
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-.PHONY: help demo test build lib lint fmt fmt-check clippy test-rust test-c test-install loom sanitize bench bench-c doc \
+.PHONY: help demo test build lib lint fmt fmt-check clippy test-rust test-c test-install test-python loom sanitize bench bench-c bench-python doc \
 	header header-check install clean
 
 help: ## List the targets
@@ -18,7 +18,7 @@ help: ## List the targets
 demo: ## Build and run the stampede demo (1,000 threads, one load)
 	$(CARGO) run --release -p edgecache --example stampede
 
-test: lint header-check test-rust test-c test-install loom sanitize ## Every suite: lint, header, Rust, C (plain/ASan/valgrind), loom, ASan
+test: lint header-check test-rust test-c test-install test-python loom sanitize ## Every suite: lint, header, Rust, C, Python, loom, ASan
 	@echo "make test: all suites passed"
 
 build: ## Build the workspace
@@ -51,6 +51,9 @@ test-c: ## The C programs in tests/c, plain, under ASan+UBSan and under valgrind
 	@command -v valgrind >/dev/null || { echo "valgrind missing: apt-get install -y valgrind"; exit 1; }
 	bash tests/c/run.sh
 
+test-python: ## Build the wheel into .venv, then pytest and mypy stubtest
+	bash tests/python/run.sh
+
 loom: ## Model-check Flight and the watch cache's hand-offs with loom
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release -p edgecache --test 'loom_*'
 
@@ -70,6 +73,9 @@ test-install: ## make install into target/install, then build and run a program 
 
 bench-c: ## Cache get-hit through the C ABI next to the same call from Rust
 	bash tests/c/bench.sh
+
+bench-python: ## The Python module next to functools.lru_cache, cachetools and cachebox
+	bash tests/python/run.sh --bench
 
 install: lib ## Install the library, header and edgecache.pc under PREFIX (default /usr/local)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

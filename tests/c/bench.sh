@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cache get-hit through the C ABI next to the same operation from Rust, in
-# one run, with the ratio. See docs/benchmarks-capi.md.
+# one run, with the ratio. See docs/benchmarks.md, section 3.
 #
 #   bash tests/c/bench.sh              wall-clock ns/op, and the ratio
 #   bash tests/c/bench.sh --callgrind  also instructions per get, counted by

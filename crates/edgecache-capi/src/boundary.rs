@@ -66,16 +66,8 @@ impl OnPanic for () {
 /// dropping a payload can panic too.
 pub(crate) fn absorb_panic(payload: Box<dyn Any + Send>) {
     let _ = catch_unwind(AssertUnwindSafe(move || {
-        let msg = if let Some(s) = payload.downcast_ref::<&str>() {
-            (*s).to_owned()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "a panic with a non-string payload".to_owned()
-        };
+        let msg = edgecache::flight::panic_message(payload);
         set_last_error(format!("internal panic in edgecache: {msg}"));
-        // Drop the payload inside the catch as well.
-        let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
     }));
 }
 

@@ -401,9 +401,12 @@ impl<V: Clone, E: Clone> Waiter<V, E> {
     }
 }
 
-/// Turns a panic payload into a message, without letting a hostile payload
-/// (one whose `Drop` panics) unwind out of here.
-pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+/// Turns a caught panic's payload into its message (the text of a `&str` or
+/// `String` payload, a fixed description otherwise) and drops the payload
+/// without letting a hostile one (whose `Drop` panics) unwind out of here.
+///
+/// For code that catches a loader's panic itself, such as a binding.
+pub fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     let msg = if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

@@ -1,0 +1,241 @@
+"""edgecache from Python, next to the caches a Python user would otherwise
+pick, in one process and one run, with the ratios printed.
+
+    tests/python/run.sh --bench          # builds, installs, runs this
+    .venv/bin/python bench/python_bench.py [--rounds N] [--quick]
+
+Part 1, hits (one thread): every key is in every cache, and a round calls
+`get` on each of 1,000 keys in turn, 200 times. Variants are timed round-robin
+(so a burst of load from elsewhere hits all of them alike) and each keeps its
+fastest round; ns/call is that round's time over its calls, loop included.
+The ratio is the variant's ns/call over `functools.lru_cache`'s: below 1 is
+faster than `lru_cache`.
+
+Part 2, stampede: 100 threads ask for one missing key at the same moment
+(released together by a barrier); the loader sleeps 50 ms. Reported: how
+many times the loader ran, and the wall time from the release to the last
+thread's answer (median of the repeats).
+
+Results and the machine: docs/benchmarks-python.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+
+import cachebox
+import cachetools
+
+import edgecache
+
+KEYS = [f"default/pod-{i:06d}" for i in range(1000)]
+VALUE = b"v" * 128
+CALLS_PER_ROUND = 200 * len(KEYS)
+
+
+# --- part 1: hits ------------------------------------------------------------
+
+
+def make_hit_variants() -> dict[str, Callable[[str], object]]:
+    """Each entry is a one-argument lookup that hits for every key."""
+
+    @functools.lru_cache(maxsize=4096)
+    def lru(key: str) -> bytes:
+        return VALUE
+
+    ct = cachetools.LRUCache(maxsize=4096)
+    ct_lock = threading.Lock()
+
+    def cachetools_locked(key: str) -> object:
+        with ct_lock:
+            return ct.get(key)
+
+    @cachetools.cached(cachetools.LRUCache(maxsize=4096), lock=threading.Lock())
+    def cachetools_cached(key: str) -> bytes:
+        return VALUE
+
+    cb = cachebox.LRUCache(maxsize=4096)
+
+    @cachebox.cached(cachebox.LRUCache(maxsize=4096))
+    def cachebox_cached(key: str) -> bytes:
+        return VALUE
+
+    ec = edgecache.Cache(1 << 20)
+    group = edgecache.get_group("python-bench") or edgecache.Group("python-bench", 1 << 20, lambda k: VALUE)
+
+    for k in KEYS:
+        lru(k)
+        ct[k] = VALUE
+        cachetools_cached(k)
+        cb[k] = VALUE
+        cachebox_cached(k)
+        ec.set(k, VALUE)
+        group.get(k)
+    assert ec.stats().items == len(KEYS) and group.cache_stats().items == len(KEYS)
+
+    return {
+        "functools.lru_cache (decorated fn)": lru,
+        "cachetools.LRUCache.get + Lock": cachetools_locked,
+        "cachetools @cached(lock=Lock)": cachetools_cached,
+        "cachebox.LRUCache.get": cb.get,
+        "cachebox @cached": cachebox_cached,
+        "edgecache.Cache.get": ec.get,
+        "edgecache.Group.get": group.get,
+        "(dict.get, for scale)": dict.fromkeys(KEYS, VALUE).get,
+    }
+
+
+def time_round(fn: Callable[[str], object]) -> float:
+    keys = KEYS
+    t0 = time.perf_counter_ns()
+    for _ in range(200):
+        for k in keys:
+            fn(k)
+    return (time.perf_counter_ns() - t0) / CALLS_PER_ROUND
+
+
+def bench_hits(rounds: int) -> None:
+    variants = make_hit_variants()
+    best = {name: float("inf") for name in variants}
+    for name, fn in variants.items():  # warm-up
+        time_round(fn)
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            best[name] = min(best[name], time_round(fn))
+    base = best["functools.lru_cache (decorated fn)"]
+    print(f"\n## Hits: {len(KEYS)} str keys, {len(VALUE)}-byte values, one thread, best of {rounds} rounds\n")
+    print(f"| {'variant':<36} | {'ns/call':>8} | {'÷ lru_cache':>11} |")
+    print(f"|{'-' * 38}|{'-' * 9}:|{'-' * 12}:|")
+    for name, ns in best.items():
+        print(f"| {name:<36} | {ns:8.1f} | {ns / base:11.2f} |")
+
+
+# --- part 2: stampede ----------------------------------------------------------
+
+THREADS = 100
+LOAD_SECONDS = 0.05
+
+
+def stampede_variants() -> dict[str, Callable[[Callable[[str], bytes]], Callable[[str], object]]]:
+    """Each entry wraps a fresh loader into a fresh cached lookup."""
+
+    def lru(load: Callable[[str], bytes]) -> Callable[[str], object]:
+        return functools.lru_cache(maxsize=128)(load)
+
+    def ct_lock(load: Callable[[str], bytes]) -> Callable[[str], object]:
+        return cachetools.cached(cachetools.LRUCache(maxsize=128), lock=threading.Lock())(load)
+
+    def ct_condition(load: Callable[[str], bytes]) -> Callable[[str], object]:
+        return cachetools.cached(cachetools.LRUCache(maxsize=128), condition=threading.Condition())(load)
+
+    def cb(load: Callable[[str], bytes]) -> Callable[[str], object]:
+        return cachebox.cached(cachebox.LRUCache(maxsize=128))(load)
+
+    n = 0
+
+    def group(load: Callable[[str], bytes]) -> Callable[[str], object]:
+        nonlocal n
+        n += 1
+        return edgecache.Group(f"python-bench-stampede-{n}", 1 << 20, load).get
+
+    def flight(load: Callable[[str], bytes]) -> Callable[[str], object]:
+        f = edgecache.Flight()
+        return lambda key: f.do(key, lambda: load(key))
+
+    return {
+        "functools.lru_cache": lru,
+        "cachetools @cached(lock=Lock)": ct_lock,
+        "cachetools @cached(condition=Condition)": ct_condition,
+        "cachebox @cached": cb,
+        "edgecache.Group.get": group,
+        "edgecache.Flight.do": flight,
+    }
+
+
+def stampede_once(wrap: Callable[[Callable[[str], bytes]], Callable[[str], object]]) -> tuple[int, float]:
+    calls = 0
+    lock = threading.Lock()
+
+    def load(key: str) -> bytes:
+        nonlocal calls
+        with lock:
+            calls += 1
+        time.sleep(LOAD_SECONDS)
+        return VALUE
+
+    get = wrap(load)
+    barrier = threading.Barrier(THREADS + 1)
+    done: list[float] = []
+
+    def worker() -> None:
+        barrier.wait(30)
+        assert get("the-key") is not None
+        done.append(time.perf_counter())
+
+    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
+    for t in threads:
+        t.start()
+    barrier.wait(30)
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join(60)
+    assert len(done) == THREADS, "a thread did not finish"
+    return calls, max(done) - t0
+
+
+def bench_stampede(repeats: int) -> None:
+    print(
+        f"\n## Stampede: {THREADS} threads, one missing key, a {LOAD_SECONDS * 1000:.0f} ms loader, "
+        f"median of {repeats}\n"
+    )
+    print(f"| {'variant':<40} | {'loader calls':>12} | {'wall ms':>8} |")
+    print(f"|{'-' * 42}|{'-' * 13}:|{'-' * 9}:|")
+    for name, wrap in stampede_variants().items():
+        runs = [stampede_once(wrap) for _ in range(repeats)]
+        calls = statistics.median(c for c, _ in runs)
+        wall = statistics.median(w for _, w in runs) * 1000
+        spread = f"{min(c for c, _ in runs)}-{max(c for c, _ in runs)}"
+        shown = f"{calls:g}" if spread.split("-")[0] == spread.split("-")[1] else f"{calls:g} ({spread})"
+        print(f"| {name:<40} | {shown:>12} | {wall:8.1f} |")
+    for n in range(1, repeats * 2 + 1):
+        g = edgecache.get_group(f"python-bench-stampede-{n}")
+        if g is not None:
+            g.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rounds", type=int, default=7, help="timed rounds per hit variant (default 7)")
+    ap.add_argument("--repeats", type=int, default=5, help="runs per stampede variant (default 5)")
+    ap.add_argument("--quick", action="store_true", help="2 rounds and 1 repeat, to check the script runs")
+    args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.repeats = 2, 1
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print("# edgecache Python benchmark")
+    print(
+        f"\nPython {platform.python_version()} ({sys.implementation.name}), {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, load average {load:.2f} at start"
+    )
+    print(
+        f"edgecache {edgecache.__version__}, cachetools {version('cachetools')}, "
+        f"cachebox {version('cachebox')}"
+    )
+    bench_hits(args.rounds)
+    bench_stampede(args.repeats)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nload average {load:.2f} at end")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,577 @@
+//! `edgecache.WatchCache`, its `Watcher`, and the `Event` and `Item` it hands
+//! out.
+
+use std::time::Duration;
+
+use edgecache::watch::{
+    self as core, CloseReason, DEFAULT_CAPACITY, DEFAULT_WATCH_BUFFER, Object, Selector, StrMap, WatchError,
+    WatchOptions,
+};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+
+use crate::args::{self, Wait};
+use crate::{errors, wait};
+
+/// A Kubernetes-style watch cache: the newest events by resourceVersion,
+/// the current state, and watchers, so a client that reconnects resumes
+/// from its resourceVersion instead of listing everything again.
+///
+/// `capacity` is the smallest (and initial) number of events kept,
+/// `max_capacity` the largest (default 102400, or `capacity` if larger);
+/// `max_bytes` bounds the summed size of the events kept (key + object +
+/// previous object). `indexes` declares the selectors to serve without a
+/// scan, as `"label:<name>"` or `"field:<name>"`.
+#[pyclass(module = "edgecache", frozen)]
+pub(crate) struct WatchCache {
+    inner: core::WatchCache,
+}
+
+/// An object as a write takes it: key, bytes, labels and fields.
+fn object(
+    key: &Bound<'_, PyAny>,
+    obj: &Bound<'_, PyAny>,
+    labels: Option<&Bound<'_, PyAny>>,
+    fields: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Object> {
+    let key = args::str_key(key)?;
+    let bytes = args::value(obj, "obj")?;
+    Ok(Object::new(key, bytes)
+        .with_labels(args::str_map(labels, "labels")?)
+        .with_fields(args::str_map(fields, "fields")?))
+}
+
+/// One item of `replace`: a tuple `(key, obj)`, `(key, obj, labels)` or
+/// `(key, obj, labels, fields)`.
+fn replace_item(item: &Bound<'_, PyAny>) -> PyResult<Object> {
+    let bad = || {
+        PyTypeError::new_err(format!(
+            "items must hold (key, obj, labels, fields) tuples (labels and fields optional), found {}",
+            args::type_name(item)
+        ))
+    };
+    let t = item.cast::<PyTuple>().map_err(|_| bad())?;
+    if !(2..=4).contains(&t.len()) {
+        return Err(bad());
+    }
+    let labels = t.get_item(2).ok();
+    let fields = t.get_item(3).ok();
+    object(&t.get_item(0)?, &t.get_item(1)?, labels.as_ref(), fields.as_ref())
+}
+
+impl WatchCache {
+    fn write(&self, py: Python<'_>, kind: core::EventType, obj: Object, rv: u64) -> PyResult<()> {
+        let r = match kind {
+            core::EventType::Added => self.inner.add(obj, rv),
+            core::EventType::Modified => self.inner.update(obj, rv),
+            _ => self.inner.delete(obj, rv),
+        };
+        r.map_err(|e| errors::watch(py, e))
+    }
+
+    /// Waits, interruptibly and detached, until the cache has seen `rv`.
+    fn fresh(&self, py: Python<'_>, rv: u64, timeout: Option<Duration>) -> PyResult<()> {
+        // Already fresh (the common case): no need to release the GIL.
+        match self.inner.wait_until_fresh(rv, Duration::ZERO) {
+            Err(WatchError::TooLargeResourceVersion { .. }) => {}
+            r => return r.map_err(|e| errors::watch(py, e)),
+        }
+        let cache = &self.inner;
+        let out = wait::until(py, wait::deadline(timeout), |slice| match cache.wait_until_fresh(rv, slice) {
+            Err(WatchError::TooLargeResourceVersion { .. }) => None,
+            r => Some(r),
+        })?;
+        match out {
+            Some(r) => r.map_err(|e| errors::watch(py, e)),
+            None => Err(errors::watch(
+                py,
+                WatchError::TooLargeResourceVersion { requested: rv, current: self.inner.resource_version() },
+            )),
+        }
+    }
+}
+
+#[pymethods]
+impl WatchCache {
+    #[new]
+    #[pyo3(signature = (capacity = None, max_capacity = None, max_bytes = None, indexes = None))]
+    fn new(
+        py: Python<'_>,
+        capacity: Option<&Bound<'_, PyAny>>,
+        max_capacity: Option<&Bound<'_, PyAny>>,
+        max_bytes: Option<&Bound<'_, PyAny>>,
+        indexes: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let capacity = match capacity {
+            Some(c) => args::count(c, "capacity")?,
+            None => DEFAULT_CAPACITY,
+        };
+        if capacity == 0 {
+            return Err(PyValueError::new_err("capacity must be at least 1"));
+        }
+        let mut b = core::WatchCache::builder().capacity(capacity);
+        if let Some(m) = max_capacity.filter(|m| !m.is_none()) {
+            let m = args::count(m, "max_capacity")?;
+            if m < capacity {
+                return Err(PyValueError::new_err(format!(
+                    "max_capacity ({m}) must be at least capacity ({capacity})"
+                )));
+            }
+            b = b.max_capacity(m);
+        }
+        if let Some(m) = max_bytes.filter(|m| !m.is_none()) {
+            let m = args::count(m, "max_bytes")?;
+            if m == 0 {
+                return Err(PyValueError::new_err("max_bytes must be at least 1 (or None for no bound)"));
+            }
+            b = b.max_bytes(m);
+        }
+        if let Some(ix) = indexes.filter(|i| !i.is_none()) {
+            if ix.is_instance_of::<PyString>() || ix.is_instance_of::<PyBytes>() {
+                return Err(PyTypeError::new_err(
+                    "indexes must be an iterable of str such as [\"label:app\"], not a single str",
+                ));
+            }
+            for spec in ix.try_iter()? {
+                let spec = spec?;
+                let Ok(s) = spec.cast::<PyString>() else {
+                    return Err(PyTypeError::new_err(format!(
+                        "indexes must hold str such as \"label:app\", found {}",
+                        args::type_name(&spec)
+                    )));
+                };
+                b = b.index(s.to_str()?);
+            }
+        }
+        b.build().map(|inner| WatchCache { inner }).map_err(|e| errors::watch(py, e))
+    }
+
+    /// Records that `obj` was added under `key` at `resource_version`, which
+    /// must be greater than the cache's.
+    #[pyo3(signature = (key, obj, resource_version, labels = None, fields = None))]
+    fn add(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        obj: &Bound<'_, PyAny>,
+        resource_version: &Bound<'_, PyAny>,
+        labels: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let rv = args::resource_version(resource_version)?;
+        self.write(py, core::EventType::Added, object(key, obj, labels, fields)?, rv)
+    }
+
+    /// Records that the object under `key` was modified. As `add`.
+    #[pyo3(signature = (key, obj, resource_version, labels = None, fields = None))]
+    fn update(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        obj: &Bound<'_, PyAny>,
+        resource_version: &Bound<'_, PyAny>,
+        labels: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let rv = args::resource_version(resource_version)?;
+        self.write(py, core::EventType::Modified, object(key, obj, labels, fields)?, rv)
+    }
+
+    /// Records that the object under `key` was deleted; the event carries
+    /// `obj`, and the stored object as `prev_object`. As `add`.
+    #[pyo3(signature = (key, obj, resource_version, labels = None, fields = None))]
+    fn delete(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        obj: &Bound<'_, PyAny>,
+        resource_version: &Bound<'_, PyAny>,
+        labels: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let rv = args::resource_version(resource_version)?;
+        self.write(py, core::EventType::Deleted, object(key, obj, labels, fields)?, rv)
+    }
+
+    /// Relists: the current state becomes `items`, tuples `(key, obj,
+    /// labels, fields)` (labels and fields optional), at `resource_version`;
+    /// the window empties, older resourceVersions expire, and every watcher
+    /// closes (reason `"relisted"`) after delivering what it holds.
+    fn replace(&self, py: Python<'_>, items: &Bound<'_, PyAny>, resource_version: &Bound<'_, PyAny>) -> PyResult<()> {
+        if items.is_instance_of::<PyString>() || items.is_instance_of::<PyBytes>() {
+            return Err(PyTypeError::new_err("items must be an iterable of (key, obj, labels, fields) tuples"));
+        }
+        let objects = items.try_iter()?.map(|i| replace_item(&i?)).collect::<PyResult<Vec<Object>>>()?;
+        let rv = args::resource_version(resource_version)?;
+        self.inner.replace(objects, rv).map_err(|e| errors::watch(py, e))
+    }
+
+    /// Records that the upstream reached `resource_version` without a change
+    /// here (a progress notification): waiters for it wake, and watchers
+    /// that asked for bookmarks get a BOOKMARK event.
+    fn bookmark(&self, py: Python<'_>, resource_version: &Bound<'_, PyAny>) -> PyResult<()> {
+        let rv = args::resource_version(resource_version)?;
+        self.inner.bookmark(rv).map_err(|e| errors::watch(py, e))
+    }
+
+    /// The newest resourceVersion the cache has seen.
+    #[getter]
+    fn resource_version(&self) -> u64 {
+        self.inner.resource_version()
+    }
+
+    /// The events after `resource_version`, oldest first; for 0, the current
+    /// state as ADDED events. Raises `ResourceExpired` (410) when events after
+    /// it have left the window.
+    fn events_since(&self, py: Python<'_>, resource_version: &Bound<'_, PyAny>) -> PyResult<Vec<Event>> {
+        let rv = args::resource_version(resource_version)?;
+        let events = self.inner.events_since(rv).map_err(|e| errors::watch(py, e))?;
+        Ok(events.into_iter().map(Event::from).collect())
+    }
+
+    /// Blocks until the cache has seen `resource_version`, at most `timeout`
+    /// seconds (None: no limit), else raises `TooLargeResourceVersion` (504).
+    /// Releases the GIL and responds to Ctrl-C while it waits.
+    #[pyo3(signature = (resource_version, timeout = Wait::FRESH), text_signature = "($self, resource_version, timeout=3.0)")]
+    fn wait_until_fresh(&self, py: Python<'_>, resource_version: &Bound<'_, PyAny>, timeout: Wait) -> PyResult<()> {
+        let rv = args::resource_version(resource_version)?;
+        self.fresh(py, rv, timeout.0)
+    }
+
+    /// The objects matching both selectors (dicts of str to str, equality),
+    /// sorted by key, and the cache's resourceVersion, once the cache has
+    /// seen `resource_version` (waiting as `wait_until_fresh`; 0 does not
+    /// wait).
+    #[pyo3(
+        signature = (resource_version = None, label_selector = None, field_selector = None, timeout = Wait::FRESH),
+        text_signature = "($self, resource_version=0, label_selector=None, field_selector=None, timeout=3.0)"
+    )]
+    fn list(
+        &self,
+        py: Python<'_>,
+        resource_version: Option<&Bound<'_, PyAny>>,
+        label_selector: Option<&Bound<'_, PyAny>>,
+        field_selector: Option<&Bound<'_, PyAny>>,
+        timeout: Wait,
+    ) -> PyResult<(Vec<Item>, u64)> {
+        let rv = resource_version.map(args::resource_version).transpose()?.unwrap_or(0);
+        let labels = args::selector(label_selector, "label_selector")?;
+        let fields = args::selector(field_selector, "field_selector")?;
+        self.fresh(py, rv, timeout.0)?;
+        let (items, at) =
+            self.inner.list_with_timeout(rv, &labels, &fields, Duration::ZERO).map_err(|e| errors::watch(py, e))?;
+        Ok((items.into_iter().map(Item::from).collect(), at))
+    }
+
+    /// The current object under `key`, or None, once the cache has seen
+    /// `resource_version` (as `list`).
+    #[pyo3(
+        signature = (key, resource_version = None, timeout = Wait::FRESH),
+        text_signature = "($self, key, resource_version=0, timeout=3.0)"
+    )]
+    fn get(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        resource_version: Option<&Bound<'_, PyAny>>,
+        timeout: Wait,
+    ) -> PyResult<Option<Item>> {
+        let key = args::str_key(key)?;
+        let rv = resource_version.map(args::resource_version).transpose()?.unwrap_or(0);
+        self.fresh(py, rv, timeout.0)?;
+        let item = self.inner.get_with_timeout(&key, rv, Duration::ZERO).map_err(|e| errors::watch(py, e))?;
+        Ok(item.map(Item::from))
+    }
+
+    /// A watcher yielding the events after `resource_version` that match both
+    /// selectors: first those still in the window (for 0, the current state
+    /// as ADDED events), then live ones. `buffer` is how many unread live
+    /// events it may hold before it is closed (reason `"fell_behind"`);
+    /// `bookmarks` asks for BOOKMARK events. Raises `ResourceExpired` (410)
+    /// when events after `resource_version` have left the window.
+    #[pyo3(
+        signature = (resource_version, label_selector = None, field_selector = None, *, buffer = None, bookmarks = false),
+        text_signature = "($self, resource_version, label_selector=None, field_selector=None, *, buffer=1024, bookmarks=False)"
+    )]
+    fn watch(
+        &self,
+        py: Python<'_>,
+        resource_version: &Bound<'_, PyAny>,
+        label_selector: Option<&Bound<'_, PyAny>>,
+        field_selector: Option<&Bound<'_, PyAny>>,
+        buffer: Option<&Bound<'_, PyAny>>,
+        bookmarks: bool,
+    ) -> PyResult<Watcher> {
+        let rv = args::resource_version(resource_version)?;
+        let labels: Selector = args::selector(label_selector, "label_selector")?;
+        let fields: Selector = args::selector(field_selector, "field_selector")?;
+        let buffer = match buffer {
+            Some(b) => args::count(b, "buffer")?,
+            None => DEFAULT_WATCH_BUFFER,
+        };
+        if buffer == 0 {
+            return Err(PyValueError::new_err("buffer must be at least 1"));
+        }
+        let opts = WatchOptions::new().buffer(buffer).bookmarks(bookmarks);
+        let inner = self.inner.watch(rv, &labels, &fields, opts).map_err(|e| errors::watch(py, e))?;
+        Ok(Watcher { inner })
+    }
+
+    /// Closes the cache: blocked waits wake with `Closed`, watchers close
+    /// (reason `"cache_closed"`) after delivering what they hold, and later
+    /// calls raise `Closed`. Idempotent.
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    /// True after `close()`.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// The number of objects in the current state.
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __repr__(&self) -> String {
+        let s = self.inner.window_stats();
+        format!(
+            "<edgecache.WatchCache resource_version={} items={} events={} capacity={} watchers={}{}>",
+            s.resource_version,
+            s.items,
+            s.events,
+            s.capacity,
+            s.watchers,
+            if self.inner.is_closed() { " closed" } else { "" }
+        )
+    }
+}
+
+/// A stream of events from `WatchCache.watch`.
+///
+/// `next(timeout)` returns the next event, or None when `timeout` passes.
+/// Iterating yields events until the watcher is closed by its owner. When
+/// it closes for another reason (it fell behind, the cache was relisted or
+/// closed) it first delivers every event it holds, then raises
+/// `edgecache.Closed` with the reason, so a gap is never silent. Usable as
+/// a context manager, which closes it on exit.
+#[pyclass(module = "edgecache", frozen)]
+pub(crate) struct Watcher {
+    inner: core::Watcher,
+}
+
+impl Watcher {
+    fn next_event(&self, py: Python<'_>, timeout: Option<Duration>) -> PyResult<Option<core::Event>> {
+        match self.inner.try_next() {
+            Ok(None) => {}
+            r => return r.map_err(|e| errors::watch(py, e)),
+        }
+        let w = &self.inner;
+        let out = wait::until(py, wait::deadline(timeout), |slice| match w.next_timeout(slice) {
+            Ok(None) => None,
+            r => Some(r),
+        })?;
+        match out {
+            None => Ok(None),
+            Some(r) => r.map_err(|e| errors::watch(py, e)),
+        }
+    }
+}
+
+#[pymethods]
+impl Watcher {
+    /// The next event, waiting at most `timeout` seconds (None: as long as it
+    /// takes); None when the timeout passes, which does not close the
+    /// watcher. Raises `edgecache.Closed` once the watcher is closed and
+    /// drained. Releases the GIL and responds to Ctrl-C while it waits.
+    #[pyo3(signature = (timeout = Wait::FOREVER), text_signature = "($self, timeout=None)")]
+    fn next(&self, py: Python<'_>, timeout: Wait) -> PyResult<Option<Event>> {
+        Ok(self.next_event(py, timeout.0)?.map(Event::from))
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Event>> {
+        match self.next_event(py, None) {
+            Ok(ev) => Ok(ev.map(Event::from)),
+            Err(e) if self.inner.close_reason() == Some(CloseReason::Stopped) && is_closed(py, &e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Closes the watcher: drops what it holds, wakes a thread blocked in
+    /// `next`, and unregisters it. Idempotent.
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Why the watcher closed (`"fell_behind"`, `"relisted"`,
+    /// `"cache_closed"`, `"stopped"`), or None while open. A closed watcher
+    /// may still hold events to read.
+    #[getter]
+    fn close_reason(&self) -> Option<&'static str> {
+        self.inner.close_reason().map(|r| match r {
+            CloseReason::FellBehind { .. } => "fell_behind",
+            CloseReason::Relisted { .. } => "relisted",
+            CloseReason::CacheClosed => "cache_closed",
+            CloseReason::Stopped => "stopped",
+            _ => "closed",
+        })
+    }
+
+    /// How many events are waiting to be read.
+    #[getter]
+    fn pending(&self) -> usize {
+        self.inner.pending()
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, PyTuple>) -> bool {
+        self.inner.close();
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        match self.close_reason() {
+            None => format!("<edgecache.Watcher pending={}>", self.inner.pending()),
+            Some(r) => format!("<edgecache.Watcher pending={} closed={r:?}>", self.inner.pending()),
+        }
+    }
+}
+
+/// True when `e` is an `edgecache.Closed`.
+fn is_closed(py: Python<'_>, e: &PyErr) -> bool {
+    errors::classes(py).is_ok_and(|c| e.is_instance(py, c.closed.bind(py)))
+}
+
+fn str_dict<'py>(py: Python<'py>, map: &StrMap) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in map {
+        d.set_item(k, v)?;
+    }
+    Ok(d)
+}
+
+/// One watch event. `type` is `"ADDED"`, `"MODIFIED"`, `"DELETED"` or
+/// `"BOOKMARK"`; `object` the object's bytes (for DELETED, what the writer
+/// passed to `delete`); `prev_object` the key's previous object, or None.
+/// A BOOKMARK has an empty key and object.
+#[pyclass(module = "edgecache", frozen)]
+pub(crate) struct Event {
+    inner: core::Event,
+}
+
+impl From<core::Event> for Event {
+    fn from(inner: core::Event) -> Self {
+        Event { inner }
+    }
+}
+
+#[pymethods]
+impl Event {
+    #[getter(r#type)]
+    fn event_type(&self) -> &'static str {
+        self.inner.event_type().as_str()
+    }
+
+    #[getter]
+    fn key(&self) -> &str {
+        self.inner.key()
+    }
+
+    #[getter]
+    fn object<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.object())
+    }
+
+    #[getter]
+    fn prev_object<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyBytes>> {
+        self.inner.prev_object().map(|b| PyBytes::new(py, b))
+    }
+
+    #[getter]
+    fn resource_version(&self) -> u64 {
+        self.inner.resource_version()
+    }
+
+    #[getter]
+    fn labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        str_dict(py, self.inner.labels())
+    }
+
+    #[getter]
+    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        str_dict(py, self.inner.fields())
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Event>().is_ok_and(|o| o.get().inner == self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Event(type={:?}, key={:?}, resource_version={})",
+            self.inner.event_type().as_str(),
+            self.inner.key(),
+            self.inner.resource_version()
+        )
+    }
+}
+
+/// One object of the current state: key, bytes, the resourceVersion that
+/// wrote it, labels and fields.
+#[pyclass(module = "edgecache", frozen)]
+pub(crate) struct Item {
+    inner: core::Item,
+}
+
+impl From<core::Item> for Item {
+    fn from(inner: core::Item) -> Self {
+        Item { inner }
+    }
+}
+
+#[pymethods]
+impl Item {
+    #[getter]
+    fn key(&self) -> &str {
+        self.inner.key()
+    }
+
+    #[getter]
+    fn object<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.object())
+    }
+
+    #[getter]
+    fn resource_version(&self) -> u64 {
+        self.inner.resource_version()
+    }
+
+    #[getter]
+    fn labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        str_dict(py, self.inner.labels())
+    }
+
+    #[getter]
+    fn fields<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        str_dict(py, self.inner.fields())
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Item>().is_ok_and(|o| o.get().inner == self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Item(key={:?}, resource_version={})", self.inner.key(), self.inner.resource_version())
+    }
+}

@@ -33,8 +33,6 @@ use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
 use parking_lot::{Mutex, RwLock};
 
-use crate::counter::Counter;
-
 /// A cached value: immutable shared bytes. Cloning is an atomic increment.
 pub type Value = Arc<[u8]>;
 
@@ -209,13 +207,21 @@ impl Shard {
     }
 }
 
-/// A shard and the lock-free copy of its tail stamp.
+/// A shard, its lookup counters and the lock-free copy of its tail stamp.
+///
+/// `repr(C)` keeps the counters and the stamp in front of the lock word, on
+/// the cache line a lookup has just taken for the lock: counting a lookup
+/// then touches no other line.
+#[repr(C)]
 struct Slot {
-    shard: RwLock<Shard>,
+    /// Lookups of this shard that hit / missed.
+    hits: AtomicU64,
+    misses: AtomicU64,
     /// `shard.tail_stamp()` as of the last change to the tail, for choosing
     /// a victim shard without locking every shard. Written under `shard`'s
     /// lock; read without it (a stale read only makes the choice less exact).
     tail_stamp: AtomicU64,
+    shard: RwLock<Shard>,
 }
 
 impl Slot {
@@ -252,17 +258,19 @@ struct Segment {
     bytes: CachePadded<AtomicU64>,
     items: AtomicU64,
     evictions: AtomicU64,
-    /// Hits and misses (lookups are their sum), striped per thread: a hit
-    /// that only reads a shard must not write a shared line, and counts
-    /// once.
-    hits: Counter,
-    misses: Counter,
 }
 
 impl Segment {
     fn new(shards: usize) -> Self {
         let slots = (0..shards)
-            .map(|_| CachePadded::new(Slot { shard: RwLock::new(Shard::new()), tail_stamp: AtomicU64::new(u64::MAX) }))
+            .map(|_| {
+                CachePadded::new(Slot {
+                    hits: AtomicU64::new(0),
+                    misses: AtomicU64::new(0),
+                    tail_stamp: AtomicU64::new(u64::MAX),
+                    shard: RwLock::new(Shard::new()),
+                })
+            })
             .collect::<Vec<_>>()
             .into_boxed_slice();
         Segment {
@@ -271,8 +279,6 @@ impl Segment {
             bytes: CachePadded::new(AtomicU64::new(0)),
             items: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
-            hits: Counter::default(),
-            misses: Counter::default(),
         }
     }
 
@@ -305,7 +311,11 @@ impl Segment {
     }
 
     fn stats(&self) -> CacheStats {
-        let (hits, misses) = (self.hits.get(), self.misses.get());
+        let (mut hits, mut misses) = (0, 0);
+        for slot in self.slots.iter() {
+            hits += slot.hits.load(Ordering::Relaxed);
+            misses += slot.misses.load(Ordering::Relaxed);
+        }
         CacheStats {
             bytes: self.bytes.load(Ordering::Relaxed),
             items: self.items.load(Ordering::Relaxed),
@@ -402,18 +412,15 @@ impl Store {
     /// lock.
     pub(crate) fn get(&self, seg: usize, hash: u64, key: &[u8]) -> Option<Value> {
         let segment = &self.segs[seg];
-        let out = self.lookup(segment, hash, key);
-        if out.is_some() {
-            segment.hits.incr()
-        } else {
-            segment.misses.incr()
-        }
+        let slot = &segment.slots[segment.slot_of(hash)];
+        let out = self.lookup(segment, slot, hash, key);
+        let counter = if out.is_some() { &slot.hits } else { &slot.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
         out
     }
 
     /// `get` without the counting.
-    fn lookup(&self, segment: &Segment, hash: u64, key: &[u8]) -> Option<Value> {
-        let slot = &segment.slots[segment.slot_of(hash)];
+    fn lookup(&self, segment: &Segment, slot: &Slot, hash: u64, key: &[u8]) -> Option<Value> {
         if self.relaxed {
             let s = slot.shard.read();
             let i = s.find(hash, key)?;

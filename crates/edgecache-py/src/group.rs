@@ -1,9 +1,6 @@
 //! `edgecache.Group`, `edgecache.Stats` and `edgecache.get_group`.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
 
 use edgecache::{CacheType, GetterError, GroupOptions, Value};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -51,36 +48,6 @@ fn call_getter(py: Python<'_>, func: &Bound<'_, PyAny>, key: &[u8]) -> PyResult<
     Err(PyTypeError::new_err(format!("getter must return bytes or str, not {}", args::type_name(&out))))
 }
 
-/// What every Python handle of one group shares.
-struct Shared {
-    group: edgecache::Group,
-    /// Gets that found another thread's load in flight on the attached fast
-    /// path and asked again detached (see [`Group::get`]). Each was counted
-    /// twice by the core as a get and a load; `stats` subtracts them.
-    rejoined: AtomicU64,
-}
-
-impl Shared {
-    fn new(group: edgecache::Group) -> Arc<Shared> {
-        Arc::new(Shared { group, rejoined: AtomicU64::new(0) })
-    }
-}
-
-/// The groups made from Python, by name, so that every handle of a group
-/// (its constructor's, `get_group`'s) shares one [`Shared`]. Mirrors the
-/// core's registry: an entry is added when a group is made and removed when
-/// it is closed. Never held while Python code runs or a Python object is
-/// dropped.
-static HANDLES: LazyLock<Mutex<HashMap<String, Arc<Shared>>>> = LazyLock::new(Mutex::default);
-
-fn handles() -> MutexGuard<'static, HashMap<String, Arc<Shared>>> {
-    // The map stays consistent across a panic (every update is one call).
-    HANDLES.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The fast path's signal that another thread's load is in flight.
-struct InFlight;
-
 /// A named cache that loads missing values through `getter`, once per key
 /// however many threads ask at the same time (groupcache's `Group`).
 ///
@@ -89,7 +56,7 @@ struct InFlight;
 /// is an error, and `close()` unregisters it.
 #[pyclass(module = "edgecache", frozen)]
 pub(crate) struct Group {
-    shared: Arc<Shared>,
+    group: edgecache::Group,
 }
 
 #[pymethods]
@@ -113,28 +80,10 @@ impl Group {
         let opts = GroupOptions::default().ttl(args::ttl(ttl)?);
         let name = name.to_str()?;
         let getter = PyGetter { func: getter.clone().unbind() };
-        // Held across the core's registration, so `get_group` never sees the
-        // group in the core's registry but not here. (The caller holds its
-        // own reference to `getter`, so nothing dropped under the lock can
-        // run Python code.)
-        let mut map = handles();
-        let made = edgecache::Group::with_options(name, cache_bytes, getter, opts);
-        let (shared, stale) = match made {
-            Ok(g) => {
-                let shared = Shared::new(g);
-                let stale = map.insert(shared.group.name().to_owned(), Arc::clone(&shared));
-                (shared, stale)
-            }
-            Err(e) => {
-                drop(map);
-                return Err(errors::group(py, e));
-            }
-        };
-        drop(map);
-        // A closed group's entry, replaced: dropped outside the lock (it may
-        // release the last reference to a Python getter).
-        drop(stale);
-        Ok(Group { shared })
+        match edgecache::Group::with_options(name, cache_bytes, getter, opts) {
+            Ok(group) => Ok(Group { group }),
+            Err(e) => Err(errors::group(py, e)),
+        }
     }
 
     /// The value for `key`: from the cache, else from `getter`, called once
@@ -144,24 +93,14 @@ impl Group {
     /// A hit, or a load this thread runs itself, keeps the GIL; waiting for
     /// another thread's load releases it and responds to Ctrl-C.
     fn get<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
-        let group = &self.shared.group;
         let k = args::key(key)?;
-        // Fast path, attached: a hit, or a load this thread runs itself (the
-        // getter needs the interpreter anyway). Releasing the GIL here would
-        // cost every hit a hand-off, and with a busy Python thread around,
-        // up to a switch interval (5 ms) to get it back.
-        let out = match group.get_polling(k, Duration::ZERO, || Err(InFlight)) {
-            Ok(out) => out,
-            // Another thread is loading `key`: ask again, detached, and wait
-            // for that load in slices, checking for signals. Asking again
-            // is as if this call had arrived a few microseconds later; the
-            // core counted it as a get and a load, which `stats` undoes.
-            Err(InFlight) => {
-                self.shared.rejoined.fetch_add(1, Ordering::Relaxed);
-                let k = k.to_vec();
-                py.detach(|| group.get_polling(&k, wait::SLICE, || Python::attach(|py| py.check_signals())))?
-            }
-        };
+        // A hit, or a load this thread runs itself (the getter needs the
+        // interpreter anyway), stays attached: releasing the GIL would cost
+        // every hit a hand-off, and with a busy Python thread around, up to a
+        // switch interval (5 ms) to get it back. Only waiting for another
+        // thread's load detaches, in slices, checking for signals.
+        let out =
+            self.group.get_waiting(k, |w| wait::until(py, None, |slice| w.wait_for(slice).map(|_| ())).map(|_| ()))?;
         match out {
             Ok(v) => Ok(PyBytes::new(py, &v)),
             Err(e) => Err(errors::group(py, e)),
@@ -171,16 +110,12 @@ impl Group {
     /// Removes `key` from the cache and detaches a load in flight for it
     /// (that load stores nothing). Returns whether an entry was removed.
     fn remove(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.shared.group.remove(args::key(key)?))
+        Ok(self.group.remove(args::key(key)?))
     }
 
     /// The group's counters.
     fn stats(&self) -> Stats {
-        let mut s = Stats::from(self.shared.group.stats());
-        let rejoined = self.shared.rejoined.load(Ordering::Relaxed);
-        s.gets = s.gets.saturating_sub(rejoined);
-        s.loads = s.loads.saturating_sub(rejoined);
-        s
+        Stats::from(self.group.stats())
     }
 
     /// The counters of `MAIN_CACHE` or `HOT_CACHE`.
@@ -191,44 +126,39 @@ impl Group {
             2 => CacheType::Hot,
             n => return Err(PyValueError::new_err(format!("which must be MAIN_CACHE (1) or HOT_CACHE (2), not {n}"))),
         };
-        Ok(self.shared.group.cache_stats(which).into())
+        Ok(self.group.cache_stats(which).into())
     }
 
     /// Unregisters the group (its name may be used again) and drops its
     /// entries; later `get`s raise `edgecache.Closed`. Idempotent.
     fn close(&self) {
-        self.shared.group.close();
-        let mut map = handles();
-        let ours = map.get(self.shared.group.name()).is_some_and(|s| Arc::ptr_eq(s, &self.shared));
-        let removed = if ours { map.remove(self.shared.group.name()) } else { None };
-        drop(map);
-        drop(removed);
+        self.group.close();
     }
 
     /// The group's name.
     #[getter]
     fn name(&self) -> &str {
-        self.shared.group.name()
+        self.group.name()
     }
 
     /// The budget shared by the main and hot caches (0: caching disabled).
     #[getter]
     fn cache_bytes(&self) -> u64 {
-        self.shared.group.cache_bytes()
+        self.group.cache_bytes()
     }
 
     /// True after `close()`.
     #[getter]
     fn closed(&self) -> bool {
-        self.shared.group.is_closed()
+        self.group.is_closed()
     }
 
     fn __repr__(&self) -> String {
         format!(
             "<edgecache.Group name={:?} cache_bytes={}{}>",
-            self.shared.group.name(),
-            self.shared.group.cache_bytes(),
-            if self.shared.group.is_closed() { " closed" } else { "" }
+            self.group.name(),
+            self.group.cache_bytes(),
+            if self.group.is_closed() { " closed" } else { "" }
         )
     }
 }
@@ -239,16 +169,7 @@ pub(crate) fn get_group(name: &Bound<'_, PyAny>) -> PyResult<Option<Group>> {
     let Ok(name) = name.cast::<PyString>() else {
         return Err(PyTypeError::new_err(format!("name must be str, not {}", args::type_name(name))));
     };
-    let name = name.to_str()?;
-    let mut map = handles();
-    let found = map.get(name).filter(|s| !s.group.is_closed()).cloned();
-    // A closed group left behind (closed through the core, not `close`).
-    let stale = if found.is_none() { map.remove(name) } else { None };
-    drop(map);
-    drop(stale);
-    // A group registered by other means than this module gets a handle of
-    // its own.
-    Ok(found.or_else(|| edgecache::get_group(name).map(Shared::new)).map(|shared| Group { shared }))
+    Ok(edgecache::get_group(name.to_str()?).map(|group| Group { group }))
 }
 
 /// A group's counters, as groupcache's `Stats`.

@@ -281,16 +281,35 @@ impl Group {
         slice: Duration,
         mut poll: impl FnMut() -> Result<(), X>,
     ) -> Result<Result<Value, Error>, X> {
+        self.get_waiting(key, |w| {
+            while w.wait_for(slice).is_none() {
+                poll()?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Like [`get`](Self::get), but the wait for another caller's load is
+    /// the caller's: `wait` runs only when this call finds a load in flight,
+    /// gets the [`Waiter`], and returns `Ok(())` once it is done (for
+    /// example after releasing an interpreter lock and waiting in slices) or
+    /// `Err(x)` to give up (the load goes on for the others). A hit or a load
+    /// this call runs itself never calls `wait`. If `wait` returns `Ok`
+    /// early, the call blocks until the load ends.
+    ///
+    /// # Errors
+    /// `Err(x)` from `wait`; inside `Ok`, as [`get`](Self::get).
+    pub fn get_waiting<X>(
+        &self,
+        key: &[u8],
+        wait: impl FnOnce(&Waiter<Value, Error>) -> Result<(), X>,
+    ) -> Result<Result<Value, Error>, X> {
         let mut stopped = None;
-        let r = self.get_with(key, |w| {
-            loop {
-                if let Some(out) = w.wait_for(slice) {
-                    return out;
-                }
-                if let Err(x) = poll() {
-                    stopped = Some(x);
-                    return Err(crate::FlightError::Timeout);
-                }
+        let r = self.get_with(key, |w| match wait(&w) {
+            Ok(()) => w.wait(),
+            Err(x) => {
+                stopped = Some(x);
+                Err(crate::FlightError::Timeout)
             }
         });
         match stopped {

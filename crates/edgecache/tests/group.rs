@@ -427,3 +427,34 @@ fn a_polling_waiter_can_stop_and_the_load_goes_on() {
     assert_eq!(&*r.unwrap().unwrap(), b"v");
     g.close();
 }
+
+#[test]
+fn a_custom_wait_that_returns_early_still_gets_the_value() {
+    let (gate, getter) = gated_getter(b"v");
+    let held = gate.lock().unwrap();
+    let g = Group::new(&name("waiting"), 1 << 10, getter).unwrap();
+    let leader = {
+        let g = g.clone();
+        thread::spawn(move || g.get(b"k"))
+    };
+    wait_for_a_load(&g);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let g = g.clone();
+        thread::spawn(move || {
+            // Returns at once, before the load is done: the call must block
+            // until it is, then hand over the value.
+            g.get_waiting(b"k", |w| -> Result<(), ()> {
+                assert!(!w.is_done());
+                tx.send(()).unwrap();
+                Ok(())
+            })
+        })
+    };
+    rx.recv_timeout(Duration::from_secs(10)).expect("the second caller never waited");
+    drop(held);
+    assert_eq!(&*leader.join().unwrap().unwrap(), b"v");
+    assert_eq!(&*waiter.join().unwrap().unwrap().unwrap(), b"v");
+    assert_eq!(g.stats().loads_deduped, 1);
+    g.close();
+}

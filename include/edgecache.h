@@ -51,6 +51,12 @@
 #define EDGECACHE_WAIT_FOREVER UINT64_MAX
 
 /**
+ * How often, in milliseconds, `edgecache_group_get_with` calls its poll
+ * function while waiting.
+ */
+#define EDGECACHE_POLL_INTERVAL_MS 20
+
+/**
  * Event type: an object was added (or, for a watch from 0, already existed).
  */
 #define EDGECACHE_EVENT_ADDED 1
@@ -159,6 +165,11 @@ typedef enum edgecache_status {
    * a flight ticket that is a waiter).
    */
   EDGECACHE_WRONG_STATE = 14,
+  /**
+   * The caller gave up waiting: its poll function asked to stop (for
+   * example a Go context was cancelled). The load goes on for the others.
+   */
+  EDGECACHE_CANCELLED = 15,
 } edgecache_status;
 
 /**
@@ -292,6 +303,19 @@ typedef struct edgecache_cache_stats {
 } edgecache_cache_stats;
 
 /**
+ * Releases a group creator's `user_data` once the group is gone (see
+ * `edgecache_group_new`). Called at most once, on any thread.
+ */
+typedef void (*edgecache_release_fn)(void *user_data);
+
+/**
+ * Releases the code a getter attached to an error, once no caller holds
+ * that error any more (see `edgecache_group_new`). Called once per
+ * reported error, on any thread.
+ */
+typedef void (*edgecache_release_code_fn)(void *user_data, uint64_t code);
+
+/**
  * Loads the value for a key into `sink`.
  *
  * Called on a miss by the one thread that leads the load for `key` (any
@@ -308,17 +332,13 @@ typedef int32_t (*edgecache_getter_fn)(void *user_data,
                                        struct edgecache_sink *sink);
 
 /**
- * Releases a group creator's `user_data` once the group is gone (see
- * `edgecache_group_new`). Called at most once, on any thread.
+ * Asks the caller whether to stop waiting: called with the get's
+ * `call_data` about every `EDGECACHE_POLL_INTERVAL_MS` while it waits for a
+ * load another caller runs; return true to give up (`EDGECACHE_CANCELLED`;
+ * the load goes on for the others). It runs on the waiting thread, with no
+ * lock held, and must not unwind.
  */
-typedef void (*edgecache_release_fn)(void *user_data);
-
-/**
- * Releases the code a getter attached to an error, once no caller holds
- * that error any more (see `edgecache_group_new`). Called once per
- * reported error, on any thread.
- */
-typedef void (*edgecache_release_code_fn)(void *user_data, uint64_t code);
+typedef bool (*edgecache_poll_fn)(void *call_data);
 
 /**
  * Counters of a group (groupcache's `Stats`).
@@ -614,6 +634,28 @@ void edgecache_error_free(struct edgecache_error *err);
 enum edgecache_status edgecache_flight_new(struct edgecache_flight **out);
 
 /**
+ * Creates a flight whose failure codes are released through a hook and
+ * writes it to `*out`.
+ *
+ * - `release_error` (required): called with `user_data` and a code given
+ *   to `edgecache_ticket_fail` once nobody holds that failure any more
+ *   (every waiter's `edgecache_error` freed), on whichever thread lets go
+ *   last. A binding can pass a handle to its own error object as the code
+ *   and free it here.
+ * - `release` (may be NULL): called once with `user_data` when the flight
+ *   and every failure it published are gone, after the last
+ *   `release_error`.
+ *
+ * # Safety
+ * `out` is writable; both functions are callable with `user_data` from any
+ * thread until `release` runs.
+ */
+enum edgecache_status edgecache_flight_new_with_hooks(void *user_data,
+                                                      edgecache_release_fn release,
+                                                      edgecache_release_code_fn release_error,
+                                                      struct edgecache_flight **out);
+
+/**
  * Releases a flight. Tickets already begun stay valid. NULL is a no-op.
  *
  * # Safety
@@ -740,6 +782,16 @@ enum edgecache_status edgecache_sink_set_error(struct edgecache_sink *sink,
                                                size_t msg_len);
 
 /**
+ * The `call_data` that the get leading this load passed to
+ * `edgecache_group_get_with` (NULL for the other gets): per-request context
+ * for the getter, such as a Go context handle. NULL for a NULL sink.
+ *
+ * # Safety
+ * `sink` is NULL or the sink passed to the running getter.
+ */
+void *edgecache_sink_call_data(const struct edgecache_sink *sink);
+
+/**
  * Creates and registers a group and writes a handle to `*out`.
  *
  * - `name`: UTF-8, `name_len` bytes (not NUL-terminated); a taken name is
@@ -798,6 +850,49 @@ enum edgecache_status edgecache_group_get(const struct edgecache_group *group,
                                           uint64_t timeout_ms,
                                           struct edgecache_bytes *out,
                                           struct edgecache_error **out_err);
+
+/**
+ * Like `edgecache_group_get`, for callers with a request context (Go's
+ * `context.Context`):
+ *
+ * - `call_data` reaches the getter through `edgecache_sink_call_data`
+ *   when this call leads the load;
+ * - `poll` (may be NULL) is called with `call_data` about every
+ *   `EDGECACHE_POLL_INTERVAL_MS` while this call waits for a load another
+ *   caller runs; when it returns true the call stops with
+ *   `EDGECACHE_CANCELLED` (and an `edgecache_error` as for a timeout) and
+ *   the load goes on for the others.
+ *
+ * `timeout_ms`, results and errors as `edgecache_group_get`.
+ *
+ * # Safety
+ * As `edgecache_group_get`; `poll`, if not NULL, is callable with
+ * `call_data` during the call.
+ */
+enum edgecache_status edgecache_group_get_with(const struct edgecache_group *group,
+                                               const uint8_t *key,
+                                               size_t key_len,
+                                               uint64_t timeout_ms,
+                                               edgecache_poll_fn poll,
+                                               void *call_data,
+                                               struct edgecache_bytes *out,
+                                               struct edgecache_error **out_err);
+
+/**
+ * Answers `key` from the cache only: `EDGECACHE_OK` with the value in
+ * `*out` on a hit (counted as a get and a hit), `EDGECACHE_NOT_FOUND` on a
+ * miss (counted as nothing, and no load starts) or when the group is
+ * closed. A binding calls it first so that a hit costs one call, and builds
+ * a load's context only on a miss.
+ *
+ * # Safety
+ * `group` is a live handle; `key` as in `edgecache_group_get`; `out` is
+ * writable.
+ */
+enum edgecache_status edgecache_group_get_cached(const struct edgecache_group *group,
+                                                 const uint8_t *key,
+                                                 size_t key_len,
+                                                 struct edgecache_bytes *out);
 
 /**
  * Finds the registered group named `name` (UTF-8, `name_len` bytes) and
@@ -1215,6 +1310,21 @@ enum edgecache_status edgecache_item_attr(const struct edgecache_item *i,
                                           uint32_t which,
                                           struct edgecache_str name,
                                           struct edgecache_str *out);
+
+/**
+ * Enumerates labels (`which` 0) or fields (`which` 1) in name order: writes
+ * the `index`-th name and value, lent while the item lives;
+ * `EDGECACHE_NOT_FOUND` once `index` is past the last. Walking every index
+ * costs O(n²) in the number of attributes (they are few).
+ *
+ * # Safety
+ * `i` is a live item; `out_name` and `out_value` are writable.
+ */
+enum edgecache_status edgecache_item_attr_at(const struct edgecache_item *i,
+                                             uint32_t which,
+                                             size_t index,
+                                             struct edgecache_str *out_name,
+                                             struct edgecache_str *out_value);
 
 /**
  * Releases an item received as owned (`edgecache_watch_cache_get`). Never

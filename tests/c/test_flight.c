@@ -320,6 +320,62 @@ static void test_tickets_outlive_flight(void) {
     edgecache_flight_free(f);
 }
 
+struct hook_log {
+    atomic_int errors_released;
+    atomic_uint_fast64_t last_code;
+    atomic_int released;
+    atomic_int released_after_errors; /* errors_released seen by release */
+};
+
+static void log_release(void *user_data) {
+    struct hook_log *h = user_data;
+    atomic_store(&h->released_after_errors, atomic_load(&h->errors_released));
+    atomic_fetch_add(&h->released, 1);
+}
+
+static void log_release_error(void *user_data, uint64_t code) {
+    struct hook_log *h = user_data;
+    atomic_store(&h->last_code, code);
+    atomic_fetch_add(&h->errors_released, 1);
+}
+
+static void test_hooks_release_failure_codes(void) {
+    struct hook_log h = {0};
+    edgecache_flight *f = NULL;
+    CHECK_STATUS(edgecache_flight_new_with_hooks(&h, log_release, NULL, &f), EDGECACHE_NULL_ARGUMENT);
+    CHECK(f == NULL);
+    CHECK_STATUS(edgecache_flight_new_with_hooks(&h, log_release, log_release_error, NULL), EDGECACHE_NULL_ARGUMENT);
+    CHECK_OK(edgecache_flight_new_with_hooks(&h, log_release, log_release_error, &f));
+    edgecache_ticket *leader = begin(f, LIT("k"), true);
+    edgecache_ticket *w1 = begin(f, LIT("k"), false);
+    edgecache_ticket *w2 = begin(f, LIT("k"), false);
+    CHECK_OK(edgecache_ticket_fail(leader, 42, LIT("boom")));
+    edgecache_ticket_free(leader);
+    edgecache_bytes v = {NULL, 0};
+    edgecache_error *e1 = NULL, *e2 = NULL;
+    CHECK_STATUS(edgecache_ticket_wait(w1, 0, &v, &e1), EDGECACHE_GETTER_FAILED);
+    CHECK_STATUS(edgecache_ticket_wait(w2, 0, &v, &e2), EDGECACHE_GETTER_FAILED);
+    CHECK(edgecache_error_code(e1) == 42 && edgecache_error_code(e2) == 42);
+    edgecache_ticket_free(w1);
+    edgecache_ticket_free(w2);
+    /* Held by two errors: not released yet, and the flight outlives neither. */
+    edgecache_flight_free(f);
+    edgecache_error_free(e1);
+    CHECK(atomic_load(&h.errors_released) == 0 && atomic_load(&h.released) == 0);
+    edgecache_error_free(e2);
+    CHECK(atomic_load(&h.errors_released) == 1 && atomic_load(&h.last_code) == 42);
+    CHECK(atomic_load(&h.released) == 1 && atomic_load(&h.released_after_errors) == 1);
+
+    /* A completed value never calls release_error; release runs at free. */
+    struct hook_log h2 = {0};
+    CHECK_OK(edgecache_flight_new_with_hooks(&h2, NULL, log_release_error, &f));
+    leader = begin(f, LIT("k"), true);
+    CHECK_OK(edgecache_ticket_complete(leader, LIT("v"), NULL));
+    edgecache_ticket_free(leader);
+    edgecache_flight_free(f);
+    CHECK(atomic_load(&h2.errors_released) == 0);
+}
+
 int main(void) {
     printf("test_flight\n");
     RUN(test_complete_reaches_every_waiter);
@@ -328,6 +384,7 @@ int main(void) {
     RUN(test_wait_timeout_then_usable);
     RUN(test_keys_are_independent);
     RUN(test_forget);
+    RUN(test_hooks_release_failure_codes);
     RUN(test_tickets_outlive_flight);
     printf("test_flight: all passed\n");
     return 0;

@@ -27,6 +27,7 @@ struct probe {
     /* Before answering, wait until `go` is set (after setting `entered`). */
     bool block;
     edgecache_group *group; /* for the stats the getter polls */
+    void *seen_call_data;   /* edgecache_sink_call_data at the last call */
 
     atomic_int calls;
     atomic_bool entered;
@@ -68,6 +69,7 @@ static uint64_t group_loads(const edgecache_group *g) {
 
 static int32_t probe_getter(void *user_data, const uint8_t *key, size_t key_len, edgecache_sink *sink) {
     struct probe *p = user_data;
+    p->seen_call_data = edgecache_sink_call_data(sink);
     int n = atomic_fetch_add(&p->calls, 1) + 1;
     atomic_store(&p->entered, true);
     if (p->wait_gets > 0) {
@@ -747,6 +749,106 @@ static void test_close_during_load(void) {
     CHECK(atomic_load(&p.released) == 1);
 }
 
+static void test_get_cached_and_call_data(void) {
+    struct probe p;
+    probe_init(&p, PROBE_VALUE);
+    edgecache_group *g = new_group("test_group/get_cached", 1 << 20, 0, &p);
+    edgecache_bytes b = {NULL, 0};
+    /* A miss loads nothing and counts nothing. */
+    CHECK_STATUS(edgecache_group_get_cached(g, LIT("k"), &b), EDGECACHE_NOT_FOUND);
+    CHECK(b.data == NULL && atomic_load(&p.calls) == 0);
+    CHECK(group_gets(g) == 0);
+
+    /* The leading get's call_data reaches the getter through its sink. */
+    int marker = 0;
+    edgecache_error *err = NULL;
+    CHECK_OK(edgecache_group_get_with(g, LIT("k"), EDGECACHE_WAIT_FOREVER, NULL, &marker, &b, &err));
+    CHECK(err == NULL);
+    CHECK_BYTES_LIT(b, "v:k");
+    edgecache_bytes_free(b);
+    CHECK(p.seen_call_data == &marker);
+    /* A plain get passes none, even on a thread that used call_data before. */
+    expect_get(g, LIT("other"), "v:other");
+    CHECK(p.seen_call_data == NULL);
+    CHECK(edgecache_sink_call_data(NULL) == NULL);
+
+    /* Now a hit: answered and counted as get does. */
+    CHECK_OK(edgecache_group_get_cached(g, LIT("k"), &b));
+    CHECK_BYTES_LIT(b, "v:k");
+    edgecache_bytes_free(b);
+    edgecache_group_stats st;
+    CHECK_OK(edgecache_group_get_stats(g, &st));
+    CHECK(st.gets == 3 && st.cache_hits == 1 && st.loads == 2);
+    CHECK(atomic_load(&p.calls) == 2);
+
+    /* Bad arguments. */
+    CHECK_STATUS(edgecache_group_get_cached(NULL, LIT("k"), &b), EDGECACHE_NULL_ARGUMENT);
+    CHECK_STATUS(edgecache_group_get_cached(g, LIT("k"), NULL), EDGECACHE_NULL_ARGUMENT);
+    CHECK_STATUS(edgecache_group_get_with(g, NULL, 3, 0, NULL, NULL, &b, NULL), EDGECACHE_NULL_ARGUMENT);
+    CHECK_OK(edgecache_group_close(g));
+    CHECK_STATUS(edgecache_group_get_cached(g, LIT("k"), &b), EDGECACHE_NOT_FOUND);
+    CHECK_STATUS(edgecache_group_get_with(g, LIT("k"), 0, NULL, NULL, &b, NULL), EDGECACHE_CLOSED);
+    edgecache_group_free(g);
+    CHECK(atomic_load(&p.released) == 1);
+}
+
+struct poller {
+    atomic_int calls;
+    int stop_after; /* return true from this call on (0: never) */
+};
+
+static bool count_poll(void *call_data) {
+    struct poller *pl = call_data;
+    int n = atomic_fetch_add(&pl->calls, 1) + 1;
+    return pl->stop_after > 0 && n >= pl->stop_after;
+}
+
+static void test_get_with_poll_cancels_and_times_out(void) {
+    struct probe p;
+    probe_init(&p, PROBE_VALUE);
+    p.block = true;
+    edgecache_group *g = new_group("test_group/poll", 1 << 20, 0, &p);
+    struct bg_get leader = {g, "slow", EDGECACHE_WAIT_FOREVER, EDGECACHE_PANIC, {NULL, 0}};
+    pthread_t t;
+    CHECK_PT(pthread_create(&t, NULL, bg_get_run, &leader));
+    wait_entered(&p);
+
+    /* The poll asks to stop on its third call: the waiter gives up. */
+    struct poller pl = {0};
+    pl.stop_after = 3;
+    edgecache_bytes b = {NULL, 0};
+    edgecache_error *err = NULL;
+    CHECK_STATUS(edgecache_group_get_with(g, LIT("slow"), EDGECACHE_WAIT_FOREVER, count_poll, &pl, &b, &err),
+                 EDGECACHE_CANCELLED);
+    CHECK(atomic_load(&pl.calls) == 3);
+    CHECK(b.data == NULL && err != NULL);
+    CHECK_STATUS(edgecache_error_status(err), EDGECACHE_CANCELLED);
+    edgecache_error_free(err);
+
+    /* A poll that never stops: the timeout still applies. */
+    struct poller never = {0};
+    err = NULL;
+    CHECK_STATUS(edgecache_group_get_with(g, LIT("slow"), 30, count_poll, &never, &b, &err), EDGECACHE_TIMEOUT);
+    CHECK(err != NULL);
+    CHECK_STATUS(edgecache_error_status(err), EDGECACHE_TIMEOUT);
+    edgecache_error_free(err);
+    CHECK(atomic_load(&p.calls) == 1);
+
+    /* The load went on; its caller gets the value, and so does the next get. */
+    atomic_store(&p.go, true);
+    CHECK_PT(pthread_join(t, NULL));
+    CHECK_OK(leader.status);
+    CHECK_BYTES_LIT(leader.value, "v:slow");
+    edgecache_bytes_free(leader.value);
+    struct poller unused = {0};
+    CHECK_OK(edgecache_group_get_with(g, LIT("slow"), 0, count_poll, &unused, &b, NULL));
+    CHECK_BYTES_LIT(b, "v:slow");
+    edgecache_bytes_free(b);
+    CHECK(atomic_load(&unused.calls) == 0); /* a hit never polls */
+    CHECK(atomic_load(&p.calls) == 1);
+    end_group(g, &p);
+}
+
 int main(void) {
     printf("test_group\n");
     RUN(test_get_loads_once_and_caches);
@@ -765,6 +867,8 @@ int main(void) {
     RUN(test_shared_error_released_once);
     RUN(test_waiter_timeout);
     RUN(test_close_during_load);
+    RUN(test_get_cached_and_call_data);
+    RUN(test_get_with_poll_cancels_and_times_out);
     printf("test_group: all passed\n");
     return 0;
 }

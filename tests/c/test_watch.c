@@ -78,6 +78,15 @@ static void test_writes_and_events_since(void) {
     CHECK(str_is(v, "web"));
     CHECK_STATUS(edgecache_item_attr(edgecache_event_item(e0), EDGECACHE_ATTR_FIELD, S("app"), &v), EDGECACHE_NOT_FOUND);
     CHECK_STATUS(edgecache_item_attr(edgecache_event_item(e0), 7, S("app"), &v), EDGECACHE_INVALID_ARGUMENT);
+    /* Enumerated: the one label, then the end; no fields. */
+    edgecache_str an, av;
+    CHECK_OK(edgecache_item_attr_at(edgecache_event_item(e0), EDGECACHE_ATTR_LABEL, 0, &an, &av));
+    CHECK(str_is(an, "app") && str_is(av, "web"));
+    CHECK_STATUS(edgecache_item_attr_at(edgecache_event_item(e0), EDGECACHE_ATTR_LABEL, 1, &an, &av), EDGECACHE_NOT_FOUND);
+    CHECK_STATUS(edgecache_item_attr_at(edgecache_event_item(e0), EDGECACHE_ATTR_FIELD, 0, &an, &av), EDGECACHE_NOT_FOUND);
+    CHECK_STATUS(edgecache_item_attr_at(edgecache_event_item(e0), 7, 0, &an, &av), EDGECACHE_INVALID_ARGUMENT);
+    CHECK_STATUS(edgecache_item_attr_at(edgecache_event_item(e0), EDGECACHE_ATTR_LABEL, 0, NULL, &av), EDGECACHE_NULL_ARGUMENT);
+    CHECK_STATUS(edgecache_item_attr_at(NULL, EDGECACHE_ATTR_LABEL, 0, &an, &av), EDGECACHE_NULL_ARGUMENT);
     CHECK(edgecache_event_type(edgecache_event_list_at(l, 1)) == EDGECACHE_EVENT_ADDED);
     CHECK(edgecache_event_type(edgecache_event_list_at(l, 2)) == EDGECACHE_EVENT_DELETED);
     CHECK(edgecache_event_resource_version(edgecache_event_list_at(l, 2)) == 13);

@@ -9,6 +9,7 @@
 //! edgecache_ticket_free(t);
 //! ```
 
+use std::ffi::c_void;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,12 +18,19 @@ use edgecache::flight::{Flight, FlightError, Leader, Ticket, Waiter};
 
 use crate::boundary::ffi_boundary;
 use crate::bytes::{edgecache_bytes, slice};
-use crate::error::{CError, edgecache_error};
+use crate::error::{CError, Hooks, edgecache_error, edgecache_release_code_fn, edgecache_release_fn};
 use crate::group::EDGECACHE_WAIT_FOREVER;
 use crate::handle::{check_out, into_raw, opaque, take, tri, try_ref, write_out};
 use crate::status::{edgecache_status, fail};
 
 type CFlight = Flight<Box<[u8]>, Value, Arc<CError>>;
+
+/// A flight and the creator's hooks for the codes passed to
+/// `edgecache_ticket_fail`.
+pub(crate) struct FlightState {
+    flight: CFlight,
+    hooks: Option<Arc<Hooks>>,
+}
 
 /// Singleflight over byte keys with byte values. Made by
 /// `edgecache_flight_new`, released by `edgecache_flight_free`;
@@ -32,11 +40,12 @@ pub struct edgecache_flight {
     _private: [u8; 0],
 }
 
-opaque!(edgecache_flight => CFlight);
+opaque!(edgecache_flight => FlightState);
 
 /// A ticket's role.
 pub(crate) enum TicketState {
-    Leader(Leader<Box<[u8]>, Value, Arc<CError>>),
+    /// The leader, with the flight's hooks for a failure code.
+    Leader(Leader<Box<[u8]>, Value, Arc<CError>>, Option<Arc<Hooks>>),
     Waiter(Waiter<Value, Arc<CError>>),
     /// A leader that completed, or a waiter that received its result.
     Done,
@@ -62,7 +71,42 @@ pub unsafe extern "C" fn edgecache_flight_new(out: *mut *mut edgecache_flight) -
     ffi_boundary! {
         tri!(check_out(out, "out"));
         // SAFETY: checked; writable by promise.
-        unsafe { write_out(out, into_raw::<edgecache_flight>(CFlight::new())) };
+        unsafe { write_out(out, into_raw::<edgecache_flight>(FlightState { flight: CFlight::new(), hooks: None })) };
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// Creates a flight whose failure codes are released through a hook and
+/// writes it to `*out`.
+///
+/// - `release_error` (required): called with `user_data` and a code given
+///   to `edgecache_ticket_fail` once nobody holds that failure any more
+///   (every waiter's `edgecache_error` freed), on whichever thread lets go
+///   last. A binding can pass a handle to its own error object as the code
+///   and free it here.
+/// - `release` (may be NULL): called once with `user_data` when the flight
+///   and every failure it published are gone, after the last
+///   `release_error`.
+///
+/// # Safety
+/// `out` is writable; both functions are callable with `user_data` from any
+/// thread until `release` runs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_flight_new_with_hooks(
+    user_data: *mut c_void,
+    release: edgecache_release_fn,
+    release_error: edgecache_release_code_fn,
+    out: *mut *mut edgecache_flight,
+) -> edgecache_status {
+    ffi_boundary! {
+        tri!(check_out(out, "out"));
+        if release_error.is_none() {
+            return fail(edgecache_status::EDGECACHE_NULL_ARGUMENT, "release_error is NULL");
+        }
+        let hooks = Arc::new(Hooks { user_data, release_data: release, release_code: release_error, armed: true.into() });
+        let state = FlightState { flight: CFlight::new(), hooks: Some(hooks) };
+        // SAFETY: checked; writable by promise.
+        unsafe { write_out(out, into_raw::<edgecache_flight>(state)) };
         edgecache_status::EDGECACHE_OK
     }
 }
@@ -99,8 +143,8 @@ pub unsafe extern "C" fn edgecache_flight_begin(
         let (f, key) = unsafe { (tri!(try_ref(flight)), tri!(slice(key, key_len, "key"))) };
         tri!(check_out(out_ticket, "out_ticket"));
         tri!(check_out(out_leader, "out_leader"));
-        let (state, leader) = match f.begin(key.into()) {
-            Ticket::Leader(l) => (TicketState::Leader(l), true),
+        let (state, leader) = match f.flight.begin(key.into()) {
+            Ticket::Leader(l) => (TicketState::Leader(l, f.hooks.clone()), true),
             Ticket::Waiter(w) => (TicketState::Waiter(w), false),
         };
         // SAFETY: both checked; writable by promise.
@@ -128,7 +172,7 @@ pub unsafe extern "C" fn edgecache_flight_forget(
     ffi_boundary! {
         // SAFETY: the caller's promises, checked for NULL by the helpers.
         let (f, key) = unsafe { (tri!(try_ref(flight)), tri!(slice(key, key_len, "key"))) };
-        let forgot = f.forget(&Box::from(key));
+        let forgot = f.flight.forget(&Box::from(key));
         if !out_forgot.is_null() {
             // SAFETY: non-NULL; writable by promise.
             unsafe { write_out(out_forgot, forgot) };
@@ -150,10 +194,12 @@ unsafe fn ticket<'a>(t: *mut edgecache_ticket) -> Result<&'a mut TicketState, ed
     Ok(unsafe { &mut *t.cast::<TicketState>() })
 }
 
-/// Publishes a leader's outcome and marks the ticket done.
-fn finish(t: &mut TicketState, r: Result<Value, Arc<CError>>, out_shared: *mut bool) -> edgecache_status {
+/// Publishes a leader's outcome and marks the ticket done. A failure is
+/// given the flight's hooks.
+fn finish(t: &mut TicketState, r: Result<Value, (u64, String)>, out_shared: *mut bool) -> edgecache_status {
     match std::mem::replace(t, TicketState::Done) {
-        TicketState::Leader(l) => {
+        TicketState::Leader(l, hooks) => {
+            let r = r.map_err(|(code, message)| Arc::new(CError { code, message, hooks }));
             let shared = match l.complete(r) {
                 Ok((_, shared)) => shared,
                 Err(_) => false,
@@ -208,8 +254,7 @@ pub unsafe extern "C" fn edgecache_ticket_fail(
     ffi_boundary! {
         // SAFETY: the caller's promises, checked for NULL by the helpers.
         let (t, msg) = unsafe { (tri!(ticket(ticket_ptr)), tri!(slice(msg, msg_len, "msg"))) };
-        let err = Arc::new(CError { code, message: String::from_utf8_lossy(msg).into_owned(), hooks: None });
-        finish(t, Err(err), std::ptr::null_mut())
+        finish(t, Err((code, String::from_utf8_lossy(msg).into_owned())), std::ptr::null_mut())
     }
 }
 

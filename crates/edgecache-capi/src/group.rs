@@ -1,8 +1,9 @@
 //! `edgecache_group`: groupcache's group behind a C getter.
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use edgecache::{CacheType, GetterError, Group, GroupOptions, Stats, Value};
 
@@ -38,7 +39,44 @@ pub type edgecache_getter_fn = Option<
 pub(crate) struct Sink {
     value: Option<Value>,
     error: Option<(u64, String)>,
+    /// The `call_data` of the get that runs this load.
+    call_data: *mut c_void,
 }
+
+thread_local! {
+    /// The `call_data` of the innermost `edgecache_group_get*` call running
+    /// on this thread. A load runs on the thread of the get that leads it,
+    /// so the getter finds its caller's data here.
+    static CALL_DATA: Cell<*mut c_void> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Sets this thread's call data for the life of the guard, restoring the
+/// outer call's on drop (a getter may call another group's get).
+struct CallData(*mut c_void);
+
+impl CallData {
+    fn enter(data: *mut c_void) -> CallData {
+        CallData(CALL_DATA.with(|c| c.replace(data)))
+    }
+}
+
+impl Drop for CallData {
+    fn drop(&mut self) {
+        CALL_DATA.with(|c| c.set(self.0));
+    }
+}
+
+/// Asks the caller whether to stop waiting: called with the get's
+/// `call_data` about every `EDGECACHE_POLL_INTERVAL_MS` while it waits for a
+/// load another caller runs; return true to give up (`EDGECACHE_CANCELLED`;
+/// the load goes on for the others). It runs on the waiting thread, with no
+/// lock held, and must not unwind.
+#[allow(non_camel_case_types, reason = "C naming: the header shows this name")]
+pub type edgecache_poll_fn = Option<unsafe extern "C" fn(call_data: *mut c_void) -> bool>;
+
+/// How often, in milliseconds, `edgecache_group_get_with` calls its poll
+/// function while waiting.
+pub const EDGECACHE_POLL_INTERVAL_MS: u64 = 20;
 
 /// The destination of a getter's result; valid only during the getter
 /// call it was passed to, on that thread.
@@ -100,6 +138,24 @@ pub unsafe extern "C" fn edgecache_sink_set_error(
     }
 }
 
+/// The `call_data` that the get leading this load passed to
+/// `edgecache_group_get_with` (NULL for the other gets): per-request context
+/// for the getter, such as a Go context handle. NULL for a NULL sink.
+///
+/// # Safety
+/// `sink` is NULL or the sink passed to the running getter.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_sink_call_data(sink: *const edgecache_sink) -> *mut c_void {
+    ffi_boundary! {
+        if sink.is_null() {
+            return std::ptr::null_mut();
+        }
+        // SAFETY: non-NULL and, by the caller's promise, the live sink of
+        // this getter call.
+        unsafe { &*sink.cast::<Sink>() }.call_data
+    }
+}
+
 /// The getter's context: the function and the creator's hooks.
 struct CGetter {
     f: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut edgecache_sink) -> i32,
@@ -108,7 +164,8 @@ struct CGetter {
 
 impl edgecache::Getter for CGetter {
     fn get(&self, key: &[u8]) -> Result<Value, GetterError> {
-        let mut sink = Sink { value: None, error: None };
+        let call_data = CALL_DATA.with(Cell::get);
+        let mut sink = Sink { value: None, error: None, call_data };
         let sink_ptr = (&raw mut sink).cast::<edgecache_sink>();
         // SAFETY: the creator promised `f` is callable with `user_data` from
         // any thread; `key` and `sink` outlive the call.
@@ -309,6 +366,7 @@ pub unsafe extern "C" fn edgecache_group_get(
         // SAFETY: the caller's promises, checked for NULL by the helpers.
         let (g, key) = unsafe { (tri!(try_ref(group)), tri!(slice(key, key_len, "key"))) };
         tri!(check_out(out, "out"));
+        let _call = CallData::enter(std::ptr::null_mut());
         let r = if timeout_ms == EDGECACHE_WAIT_FOREVER {
             g.get(key)
         } else {
@@ -316,6 +374,120 @@ pub unsafe extern "C" fn edgecache_group_get(
         };
         // SAFETY: `out` checked; `out_err` NULL or writable by promise.
         unsafe { deliver(r, out, out_err) }
+    }
+}
+
+/// Like `edgecache_group_get`, for callers with a request context (Go's
+/// `context.Context`):
+///
+/// - `call_data` reaches the getter through `edgecache_sink_call_data`
+///   when this call leads the load;
+/// - `poll` (may be NULL) is called with `call_data` about every
+///   `EDGECACHE_POLL_INTERVAL_MS` while this call waits for a load another
+///   caller runs; when it returns true the call stops with
+///   `EDGECACHE_CANCELLED` (and an `edgecache_error` as for a timeout) and
+///   the load goes on for the others.
+///
+/// `timeout_ms`, results and errors as `edgecache_group_get`.
+///
+/// # Safety
+/// As `edgecache_group_get`; `poll`, if not NULL, is callable with
+/// `call_data` during the call.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments, reason = "mirrors the C signature")]
+pub unsafe extern "C" fn edgecache_group_get_with(
+    group: *const edgecache_group,
+    key: *const u8,
+    key_len: usize,
+    timeout_ms: u64,
+    poll: edgecache_poll_fn,
+    call_data: *mut c_void,
+    out: *mut edgecache_bytes,
+    out_err: *mut *mut edgecache_error,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, checked for NULL by the helpers.
+        let (g, key) = unsafe { (tri!(try_ref(group)), tri!(slice(key, key_len, "key"))) };
+        tri!(check_out(out, "out"));
+        let _call = CallData::enter(call_data);
+        let deadline = (timeout_ms != EDGECACHE_WAIT_FOREVER)
+            .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms)))
+            .flatten();
+        let slice = Duration::from_millis(EDGECACHE_POLL_INTERVAL_MS);
+        let r = g.get_waiting(key, |w| loop {
+            let step = match deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(edgecache_status::EDGECACHE_TIMEOUT);
+                    }
+                    left.min(slice)
+                }
+                None => slice,
+            };
+            if w.wait_for(step).is_some() {
+                return Ok(());
+            }
+            let Some(p) = poll else { continue };
+            // SAFETY: the caller's promise: `poll` is callable with
+            // `call_data` during this call.
+            let stop = unsafe { p(call_data) };
+            if stop {
+                return Err(edgecache_status::EDGECACHE_CANCELLED);
+            }
+        });
+        let r = match r {
+            Ok(r) => r,
+            Err(edgecache_status::EDGECACHE_CANCELLED) => {
+                let message = "gave up waiting for a load in flight: the poll function asked to stop";
+                crate::status::set_last_error(message.to_owned());
+                if !out_err.is_null() {
+                    let info = ErrorInfo {
+                        status: edgecache_status::EDGECACHE_CANCELLED,
+                        code: 0,
+                        message: message.to_owned(),
+                        _source: None,
+                    };
+                    // SAFETY: non-NULL, writable by the caller's promise.
+                    unsafe { write_out(out_err, into_raw::<edgecache_error>(info)) };
+                }
+                return edgecache_status::EDGECACHE_CANCELLED;
+            }
+            Err(_) => Err(edgecache::Error::Timeout),
+        };
+        // SAFETY: `out` checked; `out_err` NULL or writable by promise.
+        unsafe { deliver(r, out, out_err) }
+    }
+}
+
+/// Answers `key` from the cache only: `EDGECACHE_OK` with the value in
+/// `*out` on a hit (counted as a get and a hit), `EDGECACHE_NOT_FOUND` on a
+/// miss (counted as nothing, and no load starts) or when the group is
+/// closed. A binding calls it first so that a hit costs one call, and builds
+/// a load's context only on a miss.
+///
+/// # Safety
+/// `group` is a live handle; `key` as in `edgecache_group_get`; `out` is
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_group_get_cached(
+    group: *const edgecache_group,
+    key: *const u8,
+    key_len: usize,
+    out: *mut edgecache_bytes,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promises, checked for NULL by the helpers.
+        let (g, key) = unsafe { (tri!(try_ref(group)), tri!(slice(key, key_len, "key"))) };
+        tri!(check_out(out, "out"));
+        match g.get_cached(key) {
+            Some(v) => {
+                // SAFETY: checked; writable by promise.
+                unsafe { write_out(out, edgecache_bytes::from_value(v)) };
+                edgecache_status::EDGECACHE_OK
+            }
+            None => edgecache_status::EDGECACHE_NOT_FOUND,
+        }
     }
 }
 

@@ -50,6 +50,9 @@ pub enum edgecache_status {
     /// The call is not valid for this object's state (for example completing
     /// a flight ticket that is a waiter).
     EDGECACHE_WRONG_STATE = 14,
+    /// The caller gave up waiting: its poll function asked to stop (for
+    /// example a Go context was cancelled). The load goes on for the others.
+    EDGECACHE_CANCELLED = 15,
 }
 
 impl edgecache_status {
@@ -71,6 +74,7 @@ impl edgecache_status {
             EDGECACHE_RESOURCE_EXPIRED => "too old resource version",
             EDGECACHE_TOO_LARGE_RESOURCE_VERSION => "too large resource version",
             EDGECACHE_WRONG_STATE => "the call does not fit the object's state",
+            EDGECACHE_CANCELLED => "cancelled by the caller",
         }
     }
 
@@ -93,6 +97,7 @@ impl edgecache_status {
             12 => EDGECACHE_RESOURCE_EXPIRED,
             13 => EDGECACHE_TOO_LARGE_RESOURCE_VERSION,
             14 => EDGECACHE_WRONG_STATE,
+            15 => EDGECACHE_CANCELLED,
             _ => return None,
         })
     }

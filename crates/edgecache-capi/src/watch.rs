@@ -877,6 +877,45 @@ pub unsafe extern "C" fn edgecache_item_attr(
     }
 }
 
+/// Enumerates labels (`which` 0) or fields (`which` 1) in name order: writes
+/// the `index`-th name and value, lent while the item lives;
+/// `EDGECACHE_NOT_FOUND` once `index` is past the last. Walking every index
+/// costs O(n²) in the number of attributes (they are few).
+///
+/// # Safety
+/// `i` is a live item; `out_name` and `out_value` are writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_item_attr_at(
+    i: *const edgecache_item,
+    which: u32,
+    index: usize,
+    out_name: *mut edgecache_str,
+    out_value: *mut edgecache_str,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        let i = unsafe { tri!(try_ref(i)) };
+        tri!(check_out(out_name, "out_name"));
+        tri!(check_out(out_value, "out_value"));
+        let m = match which {
+            EDGECACHE_ATTR_LABEL => i.labels(),
+            EDGECACHE_ATTR_FIELD => i.fields(),
+            other => return fail(edgecache_status::EDGECACHE_INVALID_ARGUMENT, format!("unknown attribute kind {other}")),
+        };
+        match m.iter().nth(index) {
+            Some((k, v)) => {
+                // SAFETY: both checked; writable by promise.
+                unsafe {
+                    write_out(out_name, edgecache_str::from_str(k));
+                    write_out(out_value, edgecache_str::from_str(v));
+                }
+                edgecache_status::EDGECACHE_OK
+            }
+            None => edgecache_status::EDGECACHE_NOT_FOUND,
+        }
+    }
+}
+
 /// `which` for labels in `edgecache_item_attr`.
 pub const EDGECACHE_ATTR_LABEL: u32 = 0;
 /// `which` for fields in `edgecache_item_attr`.

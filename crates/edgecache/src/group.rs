@@ -255,6 +255,22 @@ impl Group {
         self.get_inner(key, Some(Instant::now() + timeout))
     }
 
+    /// The cached value for `key` (main, then hot) without loading: `None`
+    /// on a miss or when the group is closed. A hit counts as a get and a
+    /// cache hit, exactly as [`get`](Self::get) counts it; a miss counts
+    /// nothing, so a caller that follows a miss with `get` is counted once.
+    /// Bindings use it to answer hits before they build a load's context.
+    pub fn get_cached(&self, key: &[u8]) -> Option<Value> {
+        let inner = &*self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let v = self.lookup(key)?;
+        inner.counters.gets.incr();
+        inner.counters.cache_hits.incr();
+        Some(v)
+    }
+
     /// A get on behalf of a peer: counted in `server_requests`, then as
     /// [`get`](Self::get).
     ///

@@ -88,6 +88,23 @@ fn hits_and_loads_are_counted_like_groupcache() {
 }
 
 #[test]
+fn get_cached_answers_hits_only_and_counts_them_like_get() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let g = Group::new(&name("cached"), 1 << 10, upper_getter(calls.clone())).unwrap();
+    assert!(g.get_cached(b"a").is_none(), "a miss does not load");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(g.stats(), Stats::default(), "a miss counts nothing");
+    assert_eq!(&*g.get(b"a").unwrap(), b"A");
+    assert_eq!(&*g.get_cached(b"a").unwrap(), b"A");
+    assert_eq!(
+        g.stats(),
+        Stats { gets: 2, cache_hits: 1, loads: 1, loads_deduped: 1, local_loads: 1, ..Stats::default() }
+    );
+    g.close();
+    assert!(g.get_cached(b"a").is_none(), "a closed group answers nothing");
+}
+
+#[test]
 fn thousand_threads_one_key_one_getter_call() {
     let calls = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(Mutex::new(()));

@@ -1,0 +1,104 @@
+package edgecache
+
+// The functions Rust calls back into Go. Each recovers every panic: a panic
+// must never unwind into Rust frames.
+
+/*
+#include <stdint.h>
+#include <edgecache.h>
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"runtime/cgo"
+	"runtime/debug"
+	"unsafe"
+)
+
+// callCtx is what a miss passes as the call's data: the caller's context.
+type callCtx struct {
+	ctx context.Context
+}
+
+//export edgecacheGoGetter
+func edgecacheGoGetter(group C.uintptr_t, key *C.uint8_t, keyLen C.size_t, sink *C.edgecache_sink) (rc C.int32_t) {
+	defer func() {
+		if r := recover(); r != nil {
+			sinkError(sink, &PanicError{Value: r, Stack: debug.Stack()})
+			rc = 1
+		}
+	}()
+	st := cgo.Handle(group).Value().(*groupState)
+	ctx := context.Background()
+	if cd := C.edgecache_sink_call_data(sink); cd != nil {
+		ctx = cgo.Handle(uintptr(cd)).Value().(*callCtx).ctx
+	}
+	k := C.GoStringN((*C.char)(unsafe.Pointer(key)), C.int(keyLen))
+	var dest loadSink
+	if err := st.getter.Get(ctx, k, &dest); err != nil {
+		sinkError(sink, err)
+		return 1
+	}
+	if C.edgecache_sink_set_bytes(sink, bytesData(dest.b), C.size_t(len(dest.b))) != C.EDGECACHE_OK {
+		sinkError(sink, errors.New("edgecache: could not store the getter's value"))
+		return 1
+	}
+	return 0
+}
+
+// sinkError hands err to every caller of the load: its handle travels as the
+// error code and is deleted by edgecacheGoReleaseCode once nobody holds it.
+func sinkError(sink *C.edgecache_sink, err error) {
+	msg := err.Error()
+	h := cgo.NewHandle(err)
+	if C.edgecache_sink_set_error(sink, C.uint64_t(h), strData(msg), C.size_t(len(msg))) != C.EDGECACHE_OK {
+		h.Delete()
+	}
+}
+
+//export edgecacheGoPoll
+func edgecacheGoPoll(call C.uintptr_t) (stop C._Bool) {
+	defer func() {
+		if recover() != nil {
+			stop = true
+		}
+	}()
+	return C._Bool(cgo.Handle(call).Value().(*callCtx).ctx.Err() != nil)
+}
+
+//export edgecacheGoRelease
+func edgecacheGoRelease(handle C.uintptr_t) {
+	defer func() { _ = recover() }()
+	cgo.Handle(handle).Delete()
+}
+
+//export edgecacheGoReleaseCode
+func edgecacheGoReleaseCode(_ C.uintptr_t, code C.uint64_t) {
+	defer func() { _ = recover() }()
+	if code != 0 {
+		cgo.Handle(uintptr(code)).Delete()
+	}
+}
+
+// takeError turns a load's edgecache_error into the Go error: the getter's
+// own error object when it set one, else a *StatusError. Frees err.
+func takeError(s C.edgecache_status, err *C.edgecache_error) error {
+	if err == nil {
+		return statusError(s, "")
+	}
+	defer C.edgecache_error_free(err)
+	if code := C.edgecache_error_code(err); code != 0 && s == C.EDGECACHE_GETTER_FAILED {
+		if e, ok := cgo.Handle(uintptr(code)).Value().(error); ok {
+			return e
+		}
+	}
+	var buf [512]C.char
+	var n C.size_t
+	msg := ""
+	if C.edgecache_error_message(err, &buf[0], C.size_t(len(buf)), &n) == C.EDGECACHE_OK {
+		msg = C.GoStringN(&buf[0], C.int(minInt(int(n), len(buf)-1)))
+	}
+	return statusError(s, msg)
+}

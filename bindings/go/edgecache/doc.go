@@ -1,0 +1,47 @@
+// Package edgecache is the Go binding of edgecache: groupcache's Group,
+// a singleflight Flight and a Kubernetes-style WatchCache, run by one Rust
+// library (libedgecache.a, linked through cgo) that C and Python processes
+// use too.
+//
+// # Switching from groupcache
+//
+// The names are groupcache's: NewGroup, GetGroup, Getter, GetterFunc, Sink
+// with StringSink, ByteViewSink, AllocatingByteSliceSink and
+// TruncatingByteSliceSink, ByteView, Group.Get, Name, CacheStats with
+// MainCache and HotCache. Changing the import path is enough for code that
+// does not use SetProto or peers. Beyond groupcache: Group.Remove,
+// Group.Stats, Group.Close, a TTL (NewGroupWithOptions), a getter error
+// that reaches every caller as the same value, and a context that stops a
+// waiting caller.
+//
+// # Memory
+//
+// Cached values live in the library's memory, not on the Go heap: a process
+// caching a gigabyte gives the garbage collector nothing to scan for it.
+// Each value handed to Go is a copy owned by the caller.
+//
+// # Ownership and lifetime
+//
+// Each object (Group, Flight, WatchCache, Watcher) owns a library handle.
+// Close is idempotent and safe to call concurrently with any other method;
+// it releases what the object holds (cached values, events) at once, and
+// later calls fail with ErrClosed. The handle itself is freed by a
+// finalizer when the Go object is collected; every method keeps its object
+// alive across the cgo call with runtime.KeepAlive. A registered Group
+// stays reachable (GetGroup finds it) until Close.
+//
+// # Concurrency
+//
+// Every exported method is safe for concurrent use. A Get that waits for
+// another caller's load blocks its goroutine's thread inside the library;
+// it polls its context about every 20 ms and returns ctx.Err() when the
+// context is done. A watcher has one goroutine that waits for events in the
+// library and feeds ResultChan.
+//
+// # Errors
+//
+// Failures are *StatusError values matching the sentinels (ErrClosed,
+// ErrResourceExpired, ...) with errors.Is; a getter's own error comes back
+// unchanged; a getter's panic is recovered and reaches every caller of the
+// load as a *PanicError matching ErrLoaderPanicked.
+package edgecache

@@ -1,0 +1,5 @@
+//go:build !edgecache_gccheck
+
+package edgecache
+
+const gcEveryCall = false

@@ -1,0 +1,518 @@
+package edgecache
+
+/*
+#include "shims.h"
+*/
+import "C"
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// WatchOptions configure a WatchCache; zero values take the defaults.
+type WatchOptions struct {
+	// Capacity is the initial and smallest number of events kept (default 100).
+	Capacity int
+	// MaxCapacity is the largest number of events kept (default 102400).
+	MaxCapacity int
+	// MaxBytes bounds the summed size of the events kept (key + object +
+	// previous object); 0 means unbounded.
+	MaxBytes int64
+	// Indexes declares selectors to index, like "label:app" or
+	// "field:spec.nodeName". Selectors on other names still work, by scan.
+	Indexes []string
+	// FreshTimeout is how long List, Get and WaitUntilFresh wait for a
+	// resourceVersion when the context has no deadline (default 3s).
+	FreshTimeout time.Duration
+}
+
+// Object is a stored object: its key ("namespace/name"), serialized bytes,
+// the resourceVersion that wrote it, and the labels and fields selectors
+// match on.
+type Object struct {
+	Key             string
+	Data            []byte
+	ResourceVersion uint64
+	Labels          map[string]string
+	Fields          map[string]string
+}
+
+// Selector matches objects whose labels and fields equal every pair given.
+type Selector struct {
+	Labels map[string]string
+	Fields map[string]string
+}
+
+// EventType is the type of a watch event, as Kubernetes spells it.
+type EventType string
+
+// The event types. Error events carry Err and end a watch.
+const (
+	Added    EventType = "ADDED"
+	Modified EventType = "MODIFIED"
+	Deleted  EventType = "DELETED"
+	Bookmark EventType = "BOOKMARK"
+	Error    EventType = "ERROR"
+)
+
+// Event is one change: the object after it (for Deleted, the object as
+// deleted), the object before it (Modified and Deleted), and its
+// resourceVersion. For an Error event only Err is set.
+type Event struct {
+	Type            EventType
+	Object          Object
+	PrevObject      *Object
+	ResourceVersion uint64
+	Err             error
+}
+
+// WatchCache is a sliding window of watch events plus the current state
+// (the Kubernetes apiserver's watch cache): a client that reconnects
+// resumes from its resourceVersion instead of listing again, while one
+// writer feeds it from the upstream watch.
+//
+// Safe for concurrent use. Close wakes every waiter and ends every watcher;
+// the handle's few bytes go when the *WatchCache is collected.
+type WatchCache struct {
+	h            *C.edgecache_watch_cache
+	freshTimeout time.Duration
+}
+
+// NewWatchCache creates a watch cache. Bad options (MaxCapacity below
+// Capacity, negative sizes, an index not "label:NAME" or "field:NAME") give
+// ErrInvalidArgument.
+func NewWatchCache(opts WatchOptions) (*WatchCache, error) {
+	if opts.Capacity < 0 || opts.MaxCapacity < 0 || opts.MaxBytes < 0 || opts.FreshTimeout < 0 {
+		return nil, &StatusError{Kind: ErrInvalidArgument, Message: "negative watch cache option"}
+	}
+	size := unsafe.Sizeof(C.edgecache_watch_options{}) + uintptr(len(opts.Indexes))*(unsafe.Sizeof(C.edgecache_str{})+8) + 16
+	for _, s := range opts.Indexes {
+		size += uintptr(len(s))
+	}
+	a := newArena(size)
+	defer a.free()
+	var c C.edgecache_watch_options
+	c.capacity = C.size_t(opts.Capacity)
+	c.max_capacity = C.size_t(opts.MaxCapacity)
+	c.max_bytes = C.size_t(opts.MaxBytes)
+	c.fresh_timeout_ms = C.uint64_t(opts.FreshTimeout / time.Millisecond)
+	if n := len(opts.Indexes); n > 0 {
+		arr := unsafe.Slice((*C.edgecache_str)(a.alloc(uintptr(n)*unsafe.Sizeof(C.edgecache_str{}))), n)
+		for i, s := range opts.Indexes {
+			arr[i] = a.str(s)
+		}
+		c.indexes, c.n_indexes = &arr[0], C.size_t(n)
+	}
+	copts := (*C.edgecache_watch_options)(a.alloc(unsafe.Sizeof(c)))
+	*copts = c
+	var h *C.edgecache_watch_cache
+	if err := call(func() C.edgecache_status { return C.edgecache_status(C.edgecache_watch_cache_new(copts, &h)) }); err != nil {
+		return nil, err
+	}
+	ft := opts.FreshTimeout
+	if ft == 0 {
+		ft = 3 * time.Second
+	}
+	wc := &WatchCache{h: h, freshTimeout: ft}
+	runtime.SetFinalizer(wc, func(wc *WatchCache) { C.edgecache_watch_cache_free(wc.h) })
+	return wc, nil
+}
+
+func (wc *WatchCache) ptr() *C.edgecache_watch_cache {
+	checkGC()
+	return wc.h
+}
+
+type writeKind int
+
+const (
+	writeAdd writeKind = iota
+	writeUpdate
+	writeDelete
+)
+
+func (wc *WatchCache) write(kind writeKind, obj Object) error {
+	a := newArena(objectsSize([]Object{obj}))
+	defer a.free()
+	o := a.objects([]Object{obj})
+	rv := C.uint64_t(obj.ResourceVersion)
+	err := call(func() C.edgecache_status {
+		switch kind {
+		case writeAdd:
+			return C.edgecache_status(C.edgecache_watch_cache_add(wc.ptr(), o, rv))
+		case writeUpdate:
+			return C.edgecache_status(C.edgecache_watch_cache_update(wc.ptr(), o, rv))
+		default:
+			return C.edgecache_status(C.edgecache_watch_cache_delete(wc.ptr(), o, rv))
+		}
+	})
+	runtime.KeepAlive(wc)
+	return err
+}
+
+// Add records that obj was created at obj.ResourceVersion, which must be
+// above every resourceVersion seen (else ErrInvalidArgument; nothing
+// changes).
+func (wc *WatchCache) Add(obj Object) error { return wc.write(writeAdd, obj) }
+
+// Update records that obj changed at obj.ResourceVersion.
+func (wc *WatchCache) Update(obj Object) error { return wc.write(writeUpdate, obj) }
+
+// Delete records that obj was deleted at obj.ResourceVersion.
+func (wc *WatchCache) Delete(obj Object) error { return wc.write(writeDelete, obj) }
+
+// Replace sets the whole state to objs at rv (a relist): the window
+// restarts, older resourceVersions expire, and every watcher ends.
+func (wc *WatchCache) Replace(objs []Object, rv uint64) error {
+	a := newArena(objectsSize(objs))
+	defer a.free()
+	arr := a.objects(objs)
+	err := call(func() C.edgecache_status {
+		return C.edgecache_status(C.edgecache_watch_cache_replace(wc.ptr(), arr, C.size_t(len(objs)), C.uint64_t(rv)))
+	})
+	runtime.KeepAlive(wc)
+	return err
+}
+
+// Bookmark advances the resourceVersion to rv without a change (watchers
+// that asked for bookmarks get a Bookmark event).
+func (wc *WatchCache) Bookmark(rv uint64) error {
+	err := call(func() C.edgecache_status {
+		return C.edgecache_status(C.edgecache_watch_cache_bookmark(wc.ptr(), C.uint64_t(rv)))
+	})
+	runtime.KeepAlive(wc)
+	return err
+}
+
+// ResourceVersion is the newest resourceVersion the cache has seen (0 after
+// Close).
+func (wc *WatchCache) ResourceVersion() uint64 {
+	var rv C.uint64_t
+	C.edgecache_watch_cache_resource_version(wc.ptr(), &rv)
+	runtime.KeepAlive(wc)
+	return uint64(rv)
+}
+
+// EventsSince returns the events after rv, oldest first; rv 0 gives the
+// current state as Added events. ErrResourceExpired when rv has left the
+// window.
+func (wc *WatchCache) EventsSince(rv uint64) ([]Event, error) {
+	var l *C.edgecache_event_list
+	err := call(func() C.edgecache_status {
+		return C.edgecache_status(C.edgecache_watch_cache_events_since(wc.ptr(), C.uint64_t(rv), &l))
+	})
+	runtime.KeepAlive(wc)
+	if err != nil {
+		return nil, err
+	}
+	defer C.edgecache_event_list_free(l)
+	n := int(C.edgecache_event_list_len(l))
+	out := make([]Event, n)
+	for i := 0; i < n; i++ {
+		out[i] = goEvent(C.edgecache_event_list_at(l, C.size_t(i)))
+	}
+	return out, nil
+}
+
+// timeLeft is how long a freshness wait may take under ctx.
+func (wc *WatchCache) deadline(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(wc.freshTimeout)
+}
+
+// WaitUntilFresh blocks until the cache has seen rv. It gives up with
+// ErrTooLargeResourceVersion at ctx's deadline (or after FreshTimeout when
+// ctx has none), and with ctx.Err() when ctx is cancelled.
+func (wc *WatchCache) WaitUntilFresh(ctx context.Context, rv uint64) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	end := wc.deadline(ctx)
+	for {
+		left := time.Until(end)
+		if left < 0 {
+			left = 0
+		}
+		step := left
+		if step > 50*time.Millisecond {
+			step = 50 * time.Millisecond
+		}
+		err := call(func() C.edgecache_status {
+			return C.edgecache_status(C.edgecache_watch_cache_wait_until_fresh(wc.ptr(), C.uint64_t(rv),
+				C.uint64_t(step/time.Millisecond)))
+		})
+		runtime.KeepAlive(wc)
+		if err == nil || !isKind(err, ErrTooLargeResourceVersion) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if step == left {
+			return err
+		}
+	}
+}
+
+func isKind(err error, kind error) bool {
+	e, ok := err.(*StatusError)
+	return ok && e.Kind == kind
+}
+
+// List returns the current objects matching sel, and the resourceVersion
+// they are current at, after waiting (as WaitUntilFresh) until the cache
+// has seen rv (0: no wait).
+func (wc *WatchCache) List(ctx context.Context, rv uint64, sel Selector) ([]Object, uint64, error) {
+	if rv > 0 {
+		if err := wc.WaitUntilFresh(ctx, rv); err != nil {
+			return nil, 0, err
+		}
+	}
+	a := newArena(mapSize(sel.Labels) + mapSize(sel.Fields))
+	defer a.free()
+	lp, ln := a.pairs(sel.Labels)
+	fp, fn := a.pairs(sel.Fields)
+	var l *C.edgecache_item_list
+	var at C.uint64_t
+	err := call(func() C.edgecache_status {
+		return C.edgecache_status(C.edgecache_watch_cache_list(wc.ptr(), 0, lp, ln, fp, fn, 0, &l, &at))
+	})
+	runtime.KeepAlive(wc)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer C.edgecache_item_list_free(l)
+	n := int(C.edgecache_item_list_len(l))
+	out := make([]Object, n)
+	for i := 0; i < n; i++ {
+		out[i] = goObject(C.edgecache_item_list_at(l, C.size_t(i)))
+	}
+	return out, uint64(at), nil
+}
+
+// Get returns the current object under key (nil when there is none), after
+// waiting until the cache has seen rv as List does.
+func (wc *WatchCache) Get(ctx context.Context, key string, rv uint64) (*Object, error) {
+	if rv > 0 {
+		if err := wc.WaitUntilFresh(ctx, rv); err != nil {
+			return nil, err
+		}
+	}
+	a := newArena(uintptr(len(key)) + 16)
+	defer a.free()
+	k := a.str(key)
+	var it *C.edgecache_item
+	err := call(func() C.edgecache_status {
+		s := C.edgecache_status(C.edgecache_watch_cache_get(wc.ptr(), k, 0, 0, &it))
+		if s == C.EDGECACHE_NOT_FOUND {
+			return C.EDGECACHE_OK
+		}
+		return s
+	})
+	runtime.KeepAlive(wc)
+	if err != nil || it == nil {
+		return nil, err
+	}
+	defer C.edgecache_item_free(it)
+	o := goObject(it)
+	return &o, nil
+}
+
+// Close ends the cache: waits wake with ErrClosed, watchers deliver what
+// they hold and then end, later calls fail with ErrClosed. Idempotent.
+func (wc *WatchCache) Close() {
+	C.edgecache_watch_cache_close(wc.ptr())
+	runtime.KeepAlive(wc)
+}
+
+// goObject copies a library item into Go memory.
+func goObject(it *C.edgecache_item) Object {
+	var o Object
+	if it == nil {
+		return o
+	}
+	var k C.edgecache_str
+	if C.edgecache_item_key(it, &k) == C.EDGECACHE_OK {
+		o.Key = C.GoStringN(k.ptr, C.int(k.len))
+	}
+	var d *C.uint8_t
+	var n C.size_t
+	if C.edgecache_item_object(it, &d, &n) == C.EDGECACHE_OK {
+		o.Data = C.GoBytes(unsafe.Pointer(d), C.int(n))
+	}
+	o.ResourceVersion = uint64(C.edgecache_item_resource_version(it))
+	o.Labels = goAttrs(it, C.EDGECACHE_ATTR_LABEL)
+	o.Fields = goAttrs(it, C.EDGECACHE_ATTR_FIELD)
+	return o
+}
+
+func goAttrs(it *C.edgecache_item, which C.uint32_t) map[string]string {
+	var m map[string]string
+	for i := 0; ; i++ {
+		var name, value C.edgecache_str
+		if C.edgecache_item_attr_at(it, which, C.size_t(i), &name, &value) != C.EDGECACHE_OK {
+			return m
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[C.GoStringN(name.ptr, C.int(name.len))] = C.GoStringN(value.ptr, C.int(value.len))
+	}
+}
+
+func goEvent(e *C.edgecache_event) Event {
+	ev := Event{ResourceVersion: uint64(C.edgecache_event_resource_version(e))}
+	switch C.edgecache_event_type(e) {
+	case C.EDGECACHE_EVENT_ADDED:
+		ev.Type = Added
+	case C.EDGECACHE_EVENT_MODIFIED:
+		ev.Type = Modified
+	case C.EDGECACHE_EVENT_DELETED:
+		ev.Type = Deleted
+	default:
+		ev.Type = Bookmark
+	}
+	ev.Object = goObject(C.edgecache_event_item(e))
+	if p := C.edgecache_event_prev_item(e); p != nil {
+		prev := goObject(p)
+		ev.PrevObject = &prev
+	}
+	return ev
+}
+
+// Watcher is a stream of events (the shape of Kubernetes' watch.Interface).
+// Read ResultChan until it closes; Stop ends the stream early. When the
+// stream ends for a reason other than Stop (the watcher fell behind, the
+// cache was relisted or closed), the last event is an Error event and Err
+// tells the reason.
+type Watcher struct {
+	h    *C.edgecache_watcher
+	ch   chan Event
+	stop chan struct{}
+	mu   sync.Mutex // guards h against the pump freeing it; done and err
+	done bool
+	err  error
+	once sync.Once
+}
+
+// Watch starts a watch from rv (0: the current state first, as Added
+// events) for the objects matching sel. ErrResourceExpired when rv has left
+// the window: list again. The watch ends when ctx is done or Stop is called.
+func (wc *WatchCache) Watch(ctx context.Context, rv uint64, sel Selector) (*Watcher, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	a := newArena(mapSize(sel.Labels) + mapSize(sel.Fields))
+	defer a.free()
+	lp, ln := a.pairs(sel.Labels)
+	fp, fn := a.pairs(sel.Fields)
+	var h *C.edgecache_watcher
+	err := call(func() C.edgecache_status {
+		return C.edgecache_status(C.edgecache_watch_cache_watch(wc.ptr(), C.uint64_t(rv), lp, ln, fp, fn, false, 0, &h))
+	})
+	runtime.KeepAlive(wc)
+	if err != nil {
+		return nil, err
+	}
+	w := &Watcher{h: h, ch: make(chan Event), stop: make(chan struct{})}
+	go w.pump()
+	if ctx.Done() != nil {
+		go func() {
+			select {
+			case <-ctx.Done():
+				w.Stop()
+			case <-w.stop:
+			}
+		}()
+	}
+	return w, nil
+}
+
+// pump moves events from the library to the channel, on its own goroutine
+// (blocked in the library between events), then frees the watcher.
+func (w *Watcher) pump() {
+	defer close(w.ch)
+	for {
+		var e *C.edgecache_event
+		s := C.edgecache_watcher_next(w.h, C.EDGECACHE_WAIT_FOREVER, &e)
+		if s == C.EDGECACHE_TIMEOUT {
+			continue
+		}
+		if s != C.EDGECACHE_OK {
+			break
+		}
+		ev := goEvent(e)
+		C.edgecache_event_free(e)
+		select {
+		case w.ch <- ev:
+		case <-w.stop:
+			w.finish()
+			return
+		}
+	}
+	var buf [256]C.char
+	var n C.size_t
+	reason := "closed"
+	if C.edgecache_watcher_close_reason(w.h, &buf[0], C.size_t(len(buf)), &n) == C.EDGECACHE_OK {
+		reason = C.GoStringN(&buf[0], C.int(minInt(int(n), len(buf)-1)))
+	}
+	stopped := w.finish()
+	if !stopped {
+		err := &StatusError{Kind: ErrClosed, Message: "watch closed: " + reason}
+		w.mu.Lock()
+		w.err = err
+		w.mu.Unlock()
+		select {
+		case w.ch <- Event{Type: Error, Err: err}:
+		case <-w.stop:
+		}
+	}
+}
+
+// finish frees the library watcher once; it reports whether Stop was called.
+func (w *Watcher) finish() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.done = true
+		C.edgecache_watcher_free(w.h)
+		w.h = nil
+	}
+	select {
+	case <-w.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// ResultChan returns the events. It closes when the watch ends.
+func (w *Watcher) ResultChan() <-chan Event { return w.ch }
+
+// Stop ends the watch; ResultChan closes soon after. Idempotent, safe from
+// any goroutine.
+func (w *Watcher) Stop() {
+	w.once.Do(func() {
+		close(w.stop)
+		w.mu.Lock()
+		if !w.done {
+			C.edgecache_watcher_close(w.h)
+		}
+		w.mu.Unlock()
+	})
+}
+
+// Err is why the watch ended on its own (matching ErrClosed, with the
+// library's reason: fell behind, relisted, cache closed); nil while it runs
+// and after Stop.
+func (w *Watcher) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}

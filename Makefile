@@ -9,16 +9,20 @@ export LOOM_MAX_PREEMPTIONS
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-.PHONY: help demo test build lib lint fmt fmt-check clippy test-rust test-c test-install test-python loom sanitize bench bench-c bench-python doc \
-	header header-check install clean
+.PHONY: help demo demo-rust test build lib lint fmt fmt-check clippy test-rust test-c test-install test-python test-go loom sanitize bench \
+	bench-c bench-python bench-go doc header header-check install clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-demo: ## Build and run the stampede demo (1,000 threads, one load)
+demo: lib ## Build everything, then the edge-proxy demo: fake apiserver + proxy on loopback, 1,000 LISTs, watch resume, 410
+	bash bindings/go/run.sh --ensure-go
+	cd bindings/go && go run ./examples/edgeproxy/cmd/demo
+
+demo-rust: ## The Rust stampede example (1,000 threads, one load)
 	$(CARGO) run --release -p edgecache --example stampede
 
-test: lint header-check test-rust test-c test-install test-python loom sanitize ## Every suite: lint, header, Rust, C, Python, loom, ASan
+test: lint header-check test-rust test-c test-install test-python test-go loom sanitize ## Every suite: lint, header, Rust, C, Python, Go, loom, ASan
 	@echo "make test: all suites passed"
 
 build: ## Build the workspace
@@ -54,6 +58,9 @@ test-c: ## The C programs in tests/c, plain, under ASan+UBSan and under valgrind
 test-python: ## Build the wheel into .venv, then pytest and mypy stubtest
 	bash tests/python/run.sh
 
+test-go: lib ## Go binding: gofmt, go vet, go test -race, and a GC-in-every-call build (installs Go if missing)
+	bash bindings/go/run.sh
+
 loom: ## Model-check Flight and the watch cache's hand-offs with loom
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release -p edgecache --test 'loom_*'
 
@@ -76,6 +83,9 @@ bench-c: ## Cache get-hit through the C ABI next to the same call from Rust
 
 bench-python: ## The Python module next to functools.lru_cache, cachetools and cachebox
 	bash tests/python/run.sh --bench
+
+bench-go: lib ## The Go binding next to groupcache and golang-lru, and the GC cost of a 1 GiB cache
+	bash bindings/go/bench.sh
 
 install: lib ## Install the library, header and edgecache.pc under PREFIX (default /usr/local)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

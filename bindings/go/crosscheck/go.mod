@@ -1,0 +1,3 @@
+module github.com/edgecache/edgecache/bindings/go/crosscheck
+
+go 1.19

@@ -52,9 +52,10 @@ type ticketOut struct {
 // Do runs fn once for every caller that overlaps on key and returns its
 // result to all of them: the value (each caller gets its own copy), the
 // error (the same error value for every caller), and whether the result was
-// shared with another caller. If fn panics, every caller, including the one
-// that ran it, gets a *PanicError; the key is free again afterwards. A nil
-// fn, or a call after Close, returns an error without running anything.
+// shared with another caller (false for the caller whose own fn failed).
+// If fn panics, every caller, including the one that ran it, gets a
+// *PanicError; the key is free again afterwards. A nil fn, or a call after
+// Close, returns an error without running anything.
 func (f *Flight) Do(key string, fn func() ([]byte, error)) ([]byte, error, bool) {
 	if fn == nil {
 		return nil, &StatusError{Kind: ErrInvalidArgument, Message: "nil function"}, false

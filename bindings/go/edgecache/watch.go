@@ -395,10 +395,12 @@ type Watcher struct {
 	h    *C.edgecache_watcher
 	ch   chan Event
 	stop chan struct{}
-	mu   sync.Mutex // guards h against the pump freeing it; done and err
-	done bool
-	err  error
-	once sync.Once
+	// exited is closed when the pump returns.
+	exited chan struct{}
+	mu     sync.Mutex // guards h against the pump freeing it; done and err
+	done   bool
+	err    error
+	once   sync.Once
 }
 
 // Watch starts a watch from rv (0: the current state first, as Added
@@ -420,14 +422,14 @@ func (wc *WatchCache) Watch(ctx context.Context, rv uint64, sel Selector) (*Watc
 	if err != nil {
 		return nil, err
 	}
-	w := &Watcher{h: h, ch: make(chan Event), stop: make(chan struct{})}
+	w := &Watcher{h: h, ch: make(chan Event), stop: make(chan struct{}), exited: make(chan struct{})}
 	go w.pump()
 	if ctx.Done() != nil {
 		go func() {
 			select {
 			case <-ctx.Done():
 				w.Stop()
-			case <-w.stop:
+			case <-w.exited:
 			}
 		}()
 	}
@@ -437,6 +439,7 @@ func (wc *WatchCache) Watch(ctx context.Context, rv uint64, sel Selector) (*Watc
 // pump moves events from the library to the channel, on its own goroutine
 // (blocked in the library between events), then frees the watcher.
 func (w *Watcher) pump() {
+	defer close(w.exited)
 	defer close(w.ch)
 	for {
 		var e *C.edgecache_event

@@ -895,6 +895,16 @@ enum edgecache_status edgecache_group_get_cached(const struct edgecache_group *g
                                                  struct edgecache_bytes *out);
 
 /**
+ * Counts one get that missed and joined a load in flight without calling
+ * the group (one more `gets` and `loads`): for bindings that park their
+ * own waiters and let one caller per key call `edgecache_group_get_with`.
+ *
+ * # Safety
+ * `group` is a live handle.
+ */
+enum edgecache_status edgecache_group_count_joined(const struct edgecache_group *group);
+
+/**
  * Finds the registered group named `name` (UTF-8, `name_len` bytes) and
  * writes a new handle to `*out` (free it with `edgecache_group_free`);
  * `EDGECACHE_NOT_FOUND` when there is none.

@@ -32,11 +32,14 @@
 //
 // # Concurrency
 //
-// Every exported method is safe for concurrent use. A Get that waits for
-// another caller's load blocks its goroutine's thread inside the library;
-// it polls its context about every 20 ms and returns ctx.Err() when the
-// context is done. A watcher has one goroutine that waits for events in the
-// library and feeds ResultChan.
+// Every exported method is safe for concurrent use. On a miss, one goroutine
+// per key calls into the library (which runs the getter on it); the other
+// goroutines asking for that key park on a channel, as in groupcache, so a
+// stampede of thousands of goroutines holds one OS thread, not thousands.
+// A parked caller returns ctx.Err() as soon as its context is done; if the
+// context of the goroutine running the load ends it, the parked callers
+// load again rather than fail. A watcher has one goroutine that waits for
+// events in the library and feeds ResultChan.
 //
 // # Errors
 //

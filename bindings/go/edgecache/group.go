@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"runtime/cgo"
 	"sync"
@@ -78,7 +79,24 @@ type GroupOptions struct {
 type Group struct {
 	name string
 	h    *C.edgecache_group
+
+	// One goroutine per key calls into the library on a miss; the others
+	// park on its call here instead of blocking an OS thread each inside
+	// the library (10,000 blocked cgo calls exhaust Go's thread limit).
+	mu    sync.Mutex
+	calls map[string]*missCall
 }
+
+// missCall is a miss in progress on the Go side.
+type missCall struct {
+	done chan struct{}
+	val  []byte // the value (owned by the call; callers copy it out)
+	err  error
+}
+
+// errRetry tells a parked caller that the caller it waited for gave up
+// because of its own context, not because the load failed: try again.
+var errRetry = errors.New("edgecache: retry")
 
 var registry = struct {
 	sync.Mutex
@@ -127,7 +145,7 @@ func NewGroupWithOptions(name string, cacheBytes int64, getter Getter, opts Grou
 		h.Delete()
 		return nil, err
 	}
-	g := &Group{name: name, h: out}
+	g := &Group{name: name, h: out, calls: map[string]*missCall{}}
 	runtime.SetFinalizer(g, func(g *Group) { C.edgecache_group_free(g.h) })
 	registry.groups[name] = g
 	return g, nil
@@ -199,13 +217,61 @@ type loadResult struct {
 	err *C.edgecache_error
 }
 
+// load runs the miss path: join the Go-side call for key, or become the one
+// goroutine that calls the library for it.
 func (g *Group) load(ctx context.Context, key string, dest Sink) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := ctx.Err(); err != nil {
-		return err
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		g.mu.Lock()
+		if c, ok := g.calls[key]; ok {
+			g.mu.Unlock()
+			// Counted as the get that joins a load, as the library would.
+			C.edgecache_group_count_joined(g.ptr())
+			runtime.KeepAlive(g)
+			select {
+			case <-c.done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if c.err == errRetry {
+				continue
+			}
+			if c.err != nil {
+				return c.err
+			}
+			return dest.SetBytes(c.val)
+		}
+		c := &missCall{done: make(chan struct{})}
+		g.calls[key] = c
+		g.mu.Unlock()
+
+		c.val, c.err = g.loadC(ctx, key)
+		err := c.err
+		if err != nil && ctx.Err() != nil && err == ctx.Err() {
+			// This caller's context ended; the others still want the value.
+			c.err = errRetry
+		}
+		close(c.done)
+		g.mu.Lock()
+		if g.calls[key] == c {
+			delete(g.calls, key)
+		}
+		g.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return dest.SetBytes(c.val)
 	}
+}
+
+// loadC gets key from the library, which loads it (this goroutine runs the
+// getter) or waits for a load another language's caller runs.
+func (g *Group) loadC(ctx context.Context, key string) ([]byte, error) {
 	timeout := uint64(C.EDGECACHE_WAIT_FOREVER)
 	d, hasDeadline := ctx.Deadline()
 	if hasDeadline {
@@ -226,9 +292,9 @@ func (g *Group) load(ctx context.Context, key string, dest Sink) error {
 		&r.out, &r.err)
 	runtime.KeepAlive(g)
 	if s == C.EDGECACHE_OK {
-		err := dest.SetBytes(cBytes(r.out))
+		v := cloneBytes(cBytes(r.out))
 		freeBytes(r.out)
-		return err
+		return v, nil
 	}
 	if s == C.EDGECACHE_TIMEOUT || s == C.EDGECACHE_CANCELLED {
 		// The context's own timer may not have fired yet at its deadline.
@@ -240,16 +306,20 @@ func (g *Group) load(ctx context.Context, key string, dest Sink) error {
 			if r.err != nil {
 				C.edgecache_error_free(r.err)
 			}
-			return err
+			return nil, err
 		}
 	}
-	return takeError(s, r.err)
+	return nil, takeError(s, r.err)
 }
 
 // Remove drops key from the main and hot caches and detaches any load in
 // flight for it (that load will not store its value); the next Get loads
 // again. It reports whether an entry was removed.
 func (g *Group) Remove(key string) bool {
+	// Later misses start a new call; the detached one ends for its callers.
+	g.mu.Lock()
+	delete(g.calls, key)
+	g.mu.Unlock()
 	var removed C.bool
 	C.edgecache_group_remove(g.ptr(), strData(key), C.size_t(len(key)), &removed)
 	runtime.KeepAlive(g)

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -415,5 +417,98 @@ func TestByteView(t *testing.T) {
 		if n, _ := r.Read(all); string(all[:n]) != "hello" {
 			t.Fatal("Reader")
 		}
+	}
+}
+
+// osThreads is the process's thread count (Linux).
+func osThreads(t *testing.T) int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "Threads:") {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "Threads:")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Skip("no Threads line")
+	return 0
+}
+
+func TestWaitersParkWithoutAThreadEach(t *testing.T) {
+	const n = 2000
+	var threadsWhileWaiting int
+	var g *Group
+	g = NewGroup(uniqueName(t), 1<<20, GetterFunc(func(_ context.Context, key string, dest Sink) error {
+		waitFor(t, "all callers to join", func() bool { return g.Stats().Loads >= n })
+		threadsWhileWaiting = osThreads(t)
+		return dest.SetString("v")
+	}))
+	defer g.Close()
+	var wg sync.WaitGroup
+	var bad int64
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var s string
+			if err := g.Get(context.Background(), "k", StringSink(&s)); err != nil || s != "v" {
+				atomic.AddInt64(&bad, 1)
+			}
+		}()
+	}
+	wg.Wait()
+	if bad != 0 {
+		t.Fatalf("%d callers failed", bad)
+	}
+	// Blocking each waiter in a cgo call would take a thread per waiter.
+	if threadsWhileWaiting > 200 {
+		t.Fatalf("%d OS threads while %d goroutines waited on one load", threadsWhileWaiting, n)
+	}
+	if st := g.Stats(); st.Gets != n || st.Loads != n || st.LocalLoads != 1 {
+		t.Fatalf("Stats = %+v", st)
+	}
+}
+
+func TestALeaderWhoseContextEndsDoesNotFailTheOthers(t *testing.T) {
+	var calls int64
+	release := make(chan struct{})
+	var g *Group
+	g = NewGroup(uniqueName(t), 1<<20, GetterFunc(func(ctx context.Context, key string, dest Sink) error {
+		if atomic.AddInt64(&calls, 1) == 1 {
+			<-ctx.Done() // the first caller leaves; its load ends with its context
+			return ctx.Err()
+		}
+		<-release
+		return dest.SetString("second try")
+	}))
+	defer g.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	leader := make(chan error, 1)
+	go func() {
+		var s string
+		leader <- g.Get(ctx, "k", StringSink(&s))
+	}()
+	waitFor(t, "the first load", func() bool { return atomic.LoadInt64(&calls) == 1 })
+	waiter := make(chan string, 1)
+	go func() {
+		var s string
+		if err := g.Get(context.Background(), "k", StringSink(&s)); err != nil {
+			s = "error: " + err.Error()
+		}
+		waiter <- s
+	}()
+	waitFor(t, "the waiter to join", func() bool { return g.Stats().Loads >= 2 })
+	cancel()
+	if err := <-leader; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the leaving caller got %v", err)
+	}
+	close(release)
+	if s := <-waiter; s != "second try" {
+		t.Fatalf("the waiter got %q; it should have loaded again", s)
 	}
 }

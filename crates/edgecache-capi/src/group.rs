@@ -491,6 +491,21 @@ pub unsafe extern "C" fn edgecache_group_get_cached(
     }
 }
 
+/// Counts one get that missed and joined a load in flight without calling
+/// the group (one more `gets` and `loads`): for bindings that park their
+/// own waiters and let one caller per key call `edgecache_group_get_with`.
+///
+/// # Safety
+/// `group` is a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_group_count_joined(group: *const edgecache_group) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        unsafe { tri!(try_ref(group)) }.count_joined();
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
 /// Finds the registered group named `name` (UTF-8, `name_len` bytes) and
 /// writes a new handle to `*out` (free it with `edgecache_group_free`);
 /// `EDGECACHE_NOT_FOUND` when there is none.

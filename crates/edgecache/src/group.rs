@@ -271,6 +271,16 @@ impl Group {
         Some(v)
     }
 
+    /// Counts one get that missed and joined a load in flight without
+    /// calling into the group: for a binding that parks its own waiters
+    /// (Go parks goroutines instead of blocking a thread each) and lets one
+    /// caller per key call [`get`](Self::get). Adds one to `gets` and to
+    /// `loads`, exactly what such a get would have added.
+    pub fn count_joined(&self) {
+        self.inner.counters.gets.incr();
+        self.inner.counters.loads.incr();
+    }
+
     /// A get on behalf of a peer: counted in `server_requests`, then as
     /// [`get`](Self::get).
     ///

@@ -100,6 +100,11 @@ fn get_cached_answers_hits_only_and_counts_them_like_get() {
         g.stats(),
         Stats { gets: 2, cache_hits: 1, loads: 1, loads_deduped: 1, local_loads: 1, ..Stats::default() }
     );
+    g.count_joined();
+    assert_eq!(
+        g.stats(),
+        Stats { gets: 3, cache_hits: 1, loads: 2, loads_deduped: 1, local_loads: 1, ..Stats::default() }
+    );
     g.close();
     assert!(g.get_cached(b"a").is_none(), "a closed group answers nothing");
 }

@@ -12,6 +12,7 @@ import (
 	"runtime/cgo"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // A Getter loads the value for a key on a miss (groupcache's Getter). It is
@@ -164,18 +165,19 @@ func (g *Group) ptr() *C.edgecache_group {
 	return g.h
 }
 
+// handle is the library handle as an integer (C memory: it needs no cgo
+// pointer check, which would allocate on every call).
+func (g *Group) handle() C.uintptr_t {
+	checkGC()
+	return C.uintptr_t(uintptr(unsafe.Pointer(g.h)))
+}
+
 // Name returns the group's name.
 func (g *Group) Name() string { return g.name }
 
-// scratch is where a hit is copied; pooled, and kept off the stack so the
-// cgo call does not allocate.
-type scratch struct {
-	buf [2048]byte
-	n   C.size_t
-	big C.edgecache_bytes
-}
-
-var scratchPool = sync.Pool{New: func() interface{} { return new(scratch) }}
+// hitPool holds the buffers a hit is copied into: pooled, and one heap
+// object so the cgo call checks one pointer and allocates nothing.
+var hitPool = sync.Pool{New: func() interface{} { return new(C.ec_hit) }}
 
 // Get fills dest with the value for key: from the main or hot cache, else
 // loaded once for every caller that asks at the same time.
@@ -188,23 +190,22 @@ func (g *Group) Get(ctx context.Context, key string, dest Sink) error {
 	if dest == nil {
 		return &StatusError{Kind: ErrInvalidArgument, Message: "nil dest Sink"}
 	}
-	sc := scratchPool.Get().(*scratch)
-	s := C.ec_group_get_cached(g.ptr(), strData(key), C.size_t(len(key)), (*C.uint8_t)(&sc.buf[0]),
-		C.size_t(len(sc.buf)), &sc.n, &sc.big)
+	hit := hitPool.Get().(*C.ec_hit)
+	s := C.ec_group_get_cached(g.handle(), strData(key), C.size_t(len(key)), hit)
 	runtime.KeepAlive(g)
 	if s == C.EDGECACHE_OK {
 		var err error
-		if sc.big.data == nil {
-			err = dest.SetBytes(sc.buf[:sc.n])
+		if hit.big.data == nil {
+			err = dest.SetBytes(unsafe.Slice((*byte)(unsafe.Pointer(&hit.buf[0])), int(hit.n)))
 		} else {
-			err = dest.SetBytes(cBytes(sc.big))
-			freeBytes(sc.big)
-			sc.big = C.edgecache_bytes{}
+			err = dest.SetBytes(cBytes(hit.big))
+			freeBytes(hit.big)
+			hit.big = C.edgecache_bytes{}
 		}
-		scratchPool.Put(sc)
+		hitPool.Put(hit)
 		return err
 	}
-	scratchPool.Put(sc)
+	hitPool.Put(hit)
 	if s != C.EDGECACHE_NOT_FOUND {
 		return statusError(s, "")
 	}

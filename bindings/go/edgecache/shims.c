@@ -18,21 +18,20 @@ edgecache_status ec_group_new(const uint8_t *name, size_t name_len, int64_t cach
 	                           ec_release_code, out);
 }
 
-/* A hit in one call: the value is copied into buf when it fits (and the
- * shared bytes released); otherwise *big keeps them for the caller. */
-edgecache_status ec_group_get_cached(const edgecache_group *g, const uint8_t *key, size_t key_len, uint8_t *buf,
-                                     size_t cap, size_t *n, edgecache_bytes *big) {
+/* A hit in one call: the value is copied into hit->buf when it fits (and
+ * the shared bytes released); otherwise hit->big keeps them for the caller. */
+edgecache_status ec_group_get_cached(uintptr_t g, const uint8_t *key, size_t key_len, ec_hit *hit) {
 	edgecache_bytes b;
-	edgecache_status s = edgecache_group_get_cached(g, key, key_len, &b);
+	edgecache_status s = edgecache_group_get_cached((const edgecache_group *)g, key, key_len, &b);
 	if (s != EDGECACHE_OK) return s;
-	*n = b.len;
-	if (b.len <= cap) {
-		if (b.len > 0) memcpy(buf, b.data, b.len);
+	hit->n = b.len;
+	if (b.len <= sizeof hit->buf) {
+		if (b.len > 0) memcpy(hit->buf, b.data, b.len);
 		edgecache_bytes_free(b);
-		big->data = NULL;
-		big->len = 0;
+		hit->big.data = NULL;
+		hit->big.len = 0;
 	} else {
-		*big = b;
+		hit->big = b;
 	}
 	return EDGECACHE_OK;
 }

@@ -362,19 +362,8 @@ pub unsafe extern "C" fn edgecache_group_get(
     out: *mut edgecache_bytes,
     out_err: *mut *mut edgecache_error,
 ) -> edgecache_status {
-    ffi_boundary! {
-        // SAFETY: the caller's promises, checked for NULL by the helpers.
-        let (g, key) = unsafe { (tri!(try_ref(group)), tri!(slice(key, key_len, "key"))) };
-        tri!(check_out(out, "out"));
-        let _call = CallData::enter(std::ptr::null_mut());
-        let r = if timeout_ms == EDGECACHE_WAIT_FOREVER {
-            g.get(key)
-        } else {
-            g.get_timeout(key, Duration::from_millis(timeout_ms))
-        };
-        // SAFETY: `out` checked; `out_err` NULL or writable by promise.
-        unsafe { deliver(r, out, out_err) }
-    }
+    // SAFETY: the caller's promises, forwarded; no poll function.
+    unsafe { edgecache_group_get_with(group, key, key_len, timeout_ms, None, std::ptr::null_mut(), out, out_err) }
 }
 
 /// Like `edgecache_group_get`, for callers with a request context (Go's

@@ -16,8 +16,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 demo: lib ## Build everything, then the edge-proxy demo: fake apiserver + proxy on loopback, 1,000 LISTs, watch resume, 410
-	bash bindings/go/run.sh --ensure-go
-	cd bindings/go && go run ./examples/edgeproxy/cmd/demo
+	bash bindings/go/run.sh --demo
 
 demo-rust: ## The Rust stampede example (1,000 threads, one load)
 	$(CARGO) run --release -p edgecache --example stampede

@@ -2,7 +2,9 @@
 # The Go binding's checks, run by `make test-go` (and so `make test`):
 # gofmt, go vet, go test -race, and the edgecache_gccheck build that runs a
 # garbage collection inside every library call (a missing runtime.KeepAlive
-# then frees a handle in use). `run.sh --ensure-go` only installs Go.
+# then frees a handle in use), then the consistent-hash cross-check.
+# `run.sh --ensure-go` only installs Go; `run.sh --demo` runs the edge-proxy
+# demo (`make demo`).
 #
 # Needs target/release/libedgecache.a (`make lib`). Installs Debian's Go
 # (1.19) when `go` is missing and we are root, as on CI.
@@ -37,13 +39,17 @@ ensure_groupcache() {
 
 ensure_go
 [ "${1:-}" = --ensure-go ] && exit 0
-go version
 [ -f ../../target/release/libedgecache.a ] || { echo "target/release/libedgecache.a is missing: run 'make lib'" >&2; exit 1; }
 
 # Go's build cache does not hash the .a named in #cgo LDFLAGS: key the
 # build on its contents, so a rebuilt library is always linked.
 CGO_CPPFLAGS="-DEDGECACHE_LIB_HASH=$(sha1sum ../../target/release/libedgecache.a | cut -c1-16)"
 export CGO_CPPFLAGS
+
+if [ "${1:-}" = --demo ]; then
+	exec go run ./examples/edgeproxy/cmd/demo
+fi
+go version
 
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then

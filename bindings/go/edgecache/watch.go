@@ -407,8 +407,26 @@ type Watcher struct {
 // events) for the objects matching sel. ErrResourceExpired when rv has left
 // the window: list again. The watch ends when ctx is done or Stop is called.
 func (wc *WatchCache) Watch(ctx context.Context, rv uint64, sel Selector) (*Watcher, error) {
+	return wc.WatchWithOptions(ctx, rv, sel, WatcherOptions{})
+}
+
+// WatcherOptions are a watch's settings beyond Kubernetes' watch.Interface.
+type WatcherOptions struct {
+	// Bookmarks asks for Bookmark events (WatchCache.Bookmark), as
+	// Kubernetes' allowWatchBookmarks does.
+	Bookmarks bool
+	// Buffer is how many events the library holds for this watcher unread
+	// before it ends the watch as fallen behind (0: the default, 1024).
+	Buffer int
+}
+
+// WatchWithOptions is Watch with WatcherOptions.
+func (wc *WatchCache) WatchWithOptions(ctx context.Context, rv uint64, sel Selector, opts WatcherOptions) (*Watcher, error) {
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if opts.Buffer < 0 {
+		return nil, &StatusError{Kind: ErrInvalidArgument, Message: "negative watcher buffer"}
 	}
 	a := newArena(mapSize(sel.Labels) + mapSize(sel.Fields))
 	defer a.free()
@@ -416,7 +434,8 @@ func (wc *WatchCache) Watch(ctx context.Context, rv uint64, sel Selector) (*Watc
 	fp, fn := a.pairs(sel.Fields)
 	var h *C.edgecache_watcher
 	err := call(func() C.edgecache_status {
-		return C.edgecache_status(C.edgecache_watch_cache_watch(wc.ptr(), C.uint64_t(rv), lp, ln, fp, fn, false, 0, &h))
+		return C.edgecache_status(C.edgecache_watch_cache_watch(wc.ptr(), C.uint64_t(rv), lp, ln, fp, fn,
+			C.bool(opts.Bookmarks), C.size_t(opts.Buffer), &h))
 	})
 	runtime.KeepAlive(wc)
 	if err != nil {

@@ -245,3 +245,46 @@ func TestWatchCacheBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestWatcherOptionsBookmarksAndBuffer(t *testing.T) {
+	wc := newWC(t, WatchOptions{})
+	must(t, wc.Replace(nil, 1))
+	plain, err := wc.Watch(context.Background(), 1, Selector{})
+	must(t, err)
+	defer plain.Stop()
+	marks, err := wc.WatchWithOptions(context.Background(), 1, Selector{}, WatcherOptions{Bookmarks: true})
+	must(t, err)
+	defer marks.Stop()
+	must(t, wc.Bookmark(2))
+	must(t, wc.Add(pod("a", 3, "web")))
+	if ev, _ := next(t, marks); ev.Type != Bookmark || ev.ResourceVersion != 2 {
+		t.Fatalf("with bookmarks: %+v", ev)
+	}
+	if ev, _ := next(t, marks); ev.Type != Added || ev.ResourceVersion != 3 {
+		t.Fatalf("after the bookmark: %+v", ev)
+	}
+	if ev, _ := next(t, plain); ev.Type != Added || ev.ResourceVersion != 3 {
+		t.Fatalf("without bookmarks the first event is %+v", ev)
+	}
+	// A small buffer ends an unread watch sooner.
+	small, err := wc.WatchWithOptions(context.Background(), 3, Selector{}, WatcherOptions{Buffer: 4})
+	must(t, err)
+	defer small.Stop()
+	for rv := uint64(4); rv < 20; rv++ {
+		must(t, wc.Add(pod(fmt.Sprint("p", rv), rv, "web")))
+	}
+	var last Event
+	for i := 0; i < 100; i++ {
+		ev, ok := next(t, small)
+		if !ok {
+			break
+		}
+		last = ev
+	}
+	if last.Type != Error {
+		t.Fatalf("a 4-event watcher behind by 16 ended with %+v", last)
+	}
+	if _, err := wc.WatchWithOptions(context.Background(), 3, Selector{}, WatcherOptions{Buffer: -1}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("negative buffer: %v", err)
+	}
+}

@@ -12,7 +12,9 @@
 //! 2. **Criterion groups**, every peer with the same key type (`Box<[u8]>`,
 //!    looked up as `&[u8]`) and value type (`Arc<[u8]>`):
 //!    - `get_hit/{1,2}t`: 32,768 keys, all resident, lookups drawn from a
-//!      scrambled zipf distribution (s = 1.0), every lookup a hit;
+//!      scrambled zipf distribution (s = 1.0), every lookup a hit; besides
+//!      `Cache::get`, edgecache's lending `Cache::get_with` (no `Arc` clone)
+//!      and `Group::get`;
 //!    - `mixed_75r25w/{1,2}t`: the same stream, every fourth operation a
 //!      `set` of the key instead of a `get`;
 //!    - `flight`: an uncontended `Flight::run` next to a `Mutex<HashMap>`
@@ -30,8 +32,12 @@
 //! Run with `cargo bench --bench cache`. A positional filter (as criterion
 //! takes) also narrows the hit-ratio table (`hit_ratio`) and the summary (by
 //! substring of `workload/variant`, the criterion id).
-//! `EDGECACHE_BENCH_SUMMARY_OPS=n` sets the operations per summary run, so a
-//! profiler can be pointed at one variant without criterion's timing loop:
+//! `EDGECACHE_BENCH_SUMMARY_RUNS=n` sets how many round-robin summary runs
+//! each variant gets (best counts; default 3), and
+//! `EDGECACHE_BENCH_SUMMARY_ONLY=1` skips the criterion groups, for
+//! comparing ratios on a busy machine. `EDGECACHE_BENCH_SUMMARY_OPS=n` sets
+//! the operations per summary run, so a profiler can be pointed at one
+//! variant without criterion's timing loop:
 //!
 //! ```text
 //! EDGECACHE_BENCH_SUMMARY_OPS=200000 valgrind --tool=callgrind \
@@ -87,6 +93,11 @@ trait Contender: Sync {
     fn get(&self, key: &[u8]) -> Option<Val>;
     /// Stores `key → value` (the cache copies the key).
     fn set(&self, key: &[u8], value: &Val);
+    /// One timed lookup whose result the optimiser must assume is used.
+    #[inline]
+    fn probe(&self, key: &[u8]) {
+        black_box(self.get(key));
+    }
 }
 
 struct Edge(Cache);
@@ -97,6 +108,23 @@ impl Contender for Edge {
     }
     fn set(&self, key: &[u8], value: &Val) {
         self.0.set(key, Arc::clone(value), None);
+    }
+}
+
+/// edgecache's lending lookup, `Cache::get_with`: the value's bytes are
+/// handed to a closure under the shard lock instead of cloning the `Arc`.
+struct EdgeLend<'a>(&'a Cache);
+
+impl Contender for EdgeLend<'_> {
+    fn get(&self, key: &[u8]) -> Option<Val> {
+        self.0.get(key)
+    }
+    fn set(&self, key: &[u8], value: &Val) {
+        self.0.set(key, Arc::clone(value), None);
+    }
+    #[inline]
+    fn probe(&self, key: &[u8]) {
+        black_box(self.0.get_with(key, |v| black_box(v.as_ptr())));
     }
 }
 
@@ -308,7 +336,7 @@ fn run_ops<C: Contender>(c: &C, w: &Workload, start: usize, n: u64, mix: Mix) {
         if mix == Mix::ReadWrite && i & 3 == 3 {
             c.set(key, &w.values[idx]);
         } else {
-            black_box(c.get(black_box(key)));
+            c.probe(black_box(key));
         }
     }
 }
@@ -372,6 +400,7 @@ fn bench_workloads(cr: &mut Criterion, w: &Workload, cs: &Contenders, group: &Ed
             let mut g = cr.benchmark_group(format!("{label}/{threads}t"));
             bench_one(&mut g, "edgecache_cache", &cs.edge, w, threads, mix);
             if mix == Mix::Read {
+                bench_one(&mut g, "edgecache_get_with", &EdgeLend(&cs.edge.0), w, threads, mix);
                 bench_one(&mut g, "edgecache_group", group, w, threads, mix);
             }
             bench_one(&mut g, "quick_cache", &cs.quick, w, threads, mix);
@@ -442,6 +471,7 @@ fn summary<'a>(
             };
             add("edgecache_cache", Box::new(move || timed(&cs.edge, w, threads, ops, mix, 0)));
             if mix == Mix::Read {
+                add("edgecache_get_with", Box::new(move || timed(&EdgeLend(&cs.edge.0), w, threads, ops, mix, 0)));
                 add("edgecache_group", Box::new(move || timed(group, w, threads, ops, mix, 0)));
             }
             add("quick_cache", Box::new(move || timed(&cs.quick, w, threads, ops, mix, 0)));
@@ -486,11 +516,9 @@ fn summary<'a>(
     variants.into_iter().zip(best).map(|((section, name, _), ns)| Row { section, name, ns }).collect()
 }
 
-fn print_summary(rows: &[Row]) {
+fn print_summary(rows: &[Row], ops: u64, runs: usize) {
     println!();
-    println!(
-        "== summary: ns per operation (best of {SUMMARY_RUNS} round-robin runs of {SUMMARY_OPS} ops; with 2 threads,"
-    );
+    println!("== summary: ns per operation (best of {runs} round-robin runs of {ops} ops; with 2 threads,");
     println!("   wall time / ops of both threads). ratio = edgecache ns/op / this row's ns/op:");
     println!("   above 1 means edgecache takes longer than this row (is slower), below 1 faster.");
     println!("{:<16} {:<30} {:>9} {:>8}", "workload", "variant", "ns/op", "ratio");
@@ -700,16 +728,22 @@ fn main() {
     );
     group.fill_by_lookup(&w);
 
-    bench_workloads(&mut cr, &w, &cs, &group);
-    bench_flight(&mut cr);
-    cr.final_summary();
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    // On a busy machine: skip criterion and take the best of more summary
+    // runs instead.
+    if env("EDGECACHE_BENCH_SUMMARY_ONLY").is_none_or(|v| v == 0) {
+        bench_workloads(&mut cr, &w, &cs, &group);
+        bench_flight(&mut cr);
+        cr.final_summary();
+    }
 
     let (ops, runs) = if benchmarking { (SUMMARY_OPS, SUMMARY_RUNS) } else { (1 << 10, 1) };
-    let ops = std::env::var("EDGECACHE_BENCH_SUMMARY_OPS").ok().and_then(|v| v.parse().ok()).unwrap_or(ops);
+    let ops = env("EDGECACHE_BENCH_SUMMARY_OPS").unwrap_or(ops);
+    let runs = env("EDGECACHE_BENCH_SUMMARY_RUNS").map_or(runs, |r| usize::try_from(r).unwrap_or(runs).max(1));
     if !has("--list") {
         let rows = summary(&w, &cs, &group, ops, runs, &filter);
         if benchmarking && !rows.is_empty() {
-            print_summary(&rows);
+            print_summary(&rows, ops, runs);
         }
     }
     group.0.close();

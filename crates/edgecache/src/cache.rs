@@ -64,9 +64,45 @@ impl Cache {
     }
 
     /// The value for `key`, if held and not expired; a hit makes the entry
-    /// most recently used.
+    /// most recently used. Every call counts as one lookup in
+    /// [`stats`](Self::stats) (`gets`, and `hits` when found).
+    ///
+    /// Thread-safe; a hit takes one shard's read lock (its write lock with
+    /// one shard) and clones the value's `Arc`. Never fails: a miss is
+    /// `None`.
+    #[inline]
     pub fn get(&self, key: &[u8]) -> Option<Value> {
         self.store.get(0, self.store.hash(key), key)
+    }
+
+    /// Like [`get`](Self::get), but lends the value's bytes to `f` instead
+    /// of handing out a clone of its `Arc`, and returns what `f` returns:
+    /// `Some(f(value))` on a hit, `None` (without calling `f`) on a miss.
+    /// Counting and recency are as for `get`.
+    ///
+    /// This saves the `Arc`'s two atomic reference-count updates when the
+    /// caller only copies or inspects the value (a binding copying it into
+    /// its own string type, say).
+    ///
+    /// # Thread safety and deadlocks
+    /// `f` runs while the key's shard is locked (its read lock with several
+    /// shards, its write lock with one), so writers to that shard wait for
+    /// it: keep it short, and do not call any method of this cache from
+    /// inside `f` (that may deadlock). Other caches are fine.
+    ///
+    /// # Panics
+    /// A panic in `f` propagates to the caller after releasing the lock;
+    /// the lookup still counts as a hit and the cache stays consistent.
+    ///
+    /// ```
+    /// let c = edgecache::Cache::new(1 << 10);
+    /// c.set(b"k", b"value".to_vec(), None);
+    /// assert_eq!(c.get_with(b"k", |v| v.len()), Some(5));
+    /// assert_eq!(c.get_with(b"nope", |v| v.len()), None);
+    /// ```
+    #[inline]
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.store.get_with(0, self.store.hash(key), key, f)
     }
 
     /// Stores `key → value`, replacing any entry for `key` (its bytes are

@@ -7,11 +7,16 @@
 //! doubly-linked recency list, all behind one `parking_lot` reader-writer
 //! lock.
 //!
-//! - A hit locks one shard, clones the value's `Arc` and, unless the entry
-//!   was already used since the last insert, moves it to the front of that
-//!   shard's list. With several shards the lookup runs under the read lock
-//!   and only the move takes the write lock, so hits on popular entries run
-//!   in parallel. Hits on different shards never contend.
+//! - A hit locks one shard, clones the value's `Arc` (or, for
+//!   [`Store::get_with`], lends the bytes to a closure under the lock) and,
+//!   unless the entry was already used since the last insert, moves it to
+//!   the front of that shard's list. With several shards the lookup runs
+//!   under the read lock and only the move takes the write lock, so hits on
+//!   popular entries run in parallel. Hits on different shards never
+//!   contend.
+//! - Lookups are counted per thread slot ([`Counters`]): a plain load and
+//!   store on a line no other thread writes, not a locked read-modify-write
+//!   on the shard's lock line.
 //! - Structural changes that need room (inserts) are serialised by the
 //!   store's `write` mutex, so the budget check and the evictions it causes
 //!   are atomic with respect to each other: the resident bytes never exceed
@@ -33,12 +38,16 @@ use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
 use parking_lot::{Mutex, RwLock};
 
+use crate::counter::Counters;
+
 /// A cached value: immutable shared bytes. Cloning is an atomic increment.
 pub type Value = Arc<[u8]>;
 
 const NIL: u32 = u32::MAX;
 
-/// One cached entry.
+/// One cached entry. Aligned to a cache line, so the fields a hit reads
+/// (key, value, stamp, expiry) come in one line rather than straddling two.
+#[repr(align(64))]
 struct Node {
     key: Box<[u8]>,
     value: Value,
@@ -56,10 +65,11 @@ struct Node {
     expires: u64,
 }
 
-// A slab slot fits one cache line (checked at compile time).
-const _: () = assert!(std::mem::size_of::<Option<Node>>() <= 64);
+// A slab slot is exactly one cache line (checked at compile time).
+const _: () = assert!(std::mem::size_of::<Option<Node>>() == 64);
 
 impl Node {
+    #[inline]
     fn expired(&self) -> bool {
         self.expires != 0 && clock_nanos() >= self.expires
     }
@@ -94,6 +104,7 @@ impl Shard {
         Shard { table: HashTable::new(), nodes: Vec::new(), free: Vec::new(), head: NIL, tail: NIL }
     }
 
+    #[inline]
     fn node(&self, i: u32) -> &Node {
         match &self.nodes[i as usize] {
             Some(n) => n,
@@ -108,9 +119,10 @@ impl Shard {
         }
     }
 
+    #[inline]
     fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
         let nodes = &self.nodes;
-        self.table.find(hash, |&i| matches!(&nodes[i as usize], Some(n) if &*n.key == key)).copied()
+        self.table.find(hash, |&i| matches!(&nodes[i as usize], Some(n) if key_eq(&n.key, key))).copied()
     }
 
     /// The stamp of the least recently used node, `u64::MAX` when empty.
@@ -207,16 +219,32 @@ impl Shard {
     }
 }
 
-/// A shard, its lookup counters and the lock-free copy of its tail stamp.
-///
-/// `repr(C)` keeps the counters and the stamp in front of the lock word, on
-/// the cache line a lookup has just taken for the lock: counting a lookup
-/// then touches no other line.
-#[repr(C)]
+/// Key equality, with the short keys caches mostly hold (up to 32 bytes)
+/// compared inline as two overlapping words each instead of by a call to
+/// `memcmp`.
+#[inline(always)]
+fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    fn ends<const K: usize>(a: &[u8], b: &[u8]) -> bool {
+        a.first_chunk::<K>() == b.first_chunk::<K>() && a.last_chunk::<K>() == b.last_chunk::<K>()
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        4..=8 => ends::<4>(a, b),
+        9..=16 => ends::<8>(a, b),
+        17..=32 => ends::<16>(a, b),
+        _ => a == b,
+    }
+}
+
+/// Index of the hit counter in [`Segment::lookups`].
+const HITS: usize = 0;
+/// Index of the miss counter in [`Segment::lookups`].
+const MISSES: usize = 1;
+
+/// A shard and the lock-free copy of its tail stamp.
 struct Slot {
-    /// Lookups of this shard that hit / missed.
-    hits: AtomicU64,
-    misses: AtomicU64,
     /// `shard.tail_stamp()` as of the last change to the tail, for choosing
     /// a victim shard without locking every shard. Written under `shard`'s
     /// lock; read without it (a stale read only makes the choice less exact).
@@ -251,6 +279,10 @@ struct Segment {
     slots: Box<[CachePadded<Slot>]>,
     /// `slots.len() - 1`; `slots.len()` is a power of two.
     mask: usize,
+    /// Lookups that hit ([`HITS`]) and missed ([`MISSES`]), counted per
+    /// thread. A lookup is counted once, whatever it finds, so
+    /// `gets = hits + misses` holds exactly once the lookups have returned.
+    lookups: Counters<2>,
     /// Sum of the costs of the nodes held. Incremented only under the
     /// store's `write` lock, after the node is linked; decremented after a
     /// node is unlinked. So it never undercounts what is resident. Padded
@@ -263,25 +295,20 @@ struct Segment {
 impl Segment {
     fn new(shards: usize) -> Self {
         let slots = (0..shards)
-            .map(|_| {
-                CachePadded::new(Slot {
-                    hits: AtomicU64::new(0),
-                    misses: AtomicU64::new(0),
-                    tail_stamp: AtomicU64::new(u64::MAX),
-                    shard: RwLock::new(Shard::new()),
-                })
-            })
+            .map(|_| CachePadded::new(Slot { tail_stamp: AtomicU64::new(u64::MAX), shard: RwLock::new(Shard::new()) }))
             .collect::<Vec<_>>()
             .into_boxed_slice();
         Segment {
             slots,
             mask: shards - 1,
+            lookups: Counters::default(),
             bytes: CachePadded::new(AtomicU64::new(0)),
             items: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
         }
     }
 
+    #[inline]
     fn slot_of(&self, hash: u64) -> usize {
         // hashbrown indexes buckets with the low bits and tags with the top
         // seven; pick shards with bits from the middle.
@@ -311,11 +338,8 @@ impl Segment {
     }
 
     fn stats(&self) -> CacheStats {
-        let (mut hits, mut misses) = (0, 0);
-        for slot in self.slots.iter() {
-            hits += slot.hits.load(Ordering::Relaxed);
-            misses += slot.misses.load(Ordering::Relaxed);
-        }
+        let misses = self.lookups.get(MISSES);
+        let hits = self.lookups.get(HITS);
         CacheStats {
             bytes: self.bytes.load(Ordering::Relaxed),
             items: self.items.load(Ordering::Relaxed),
@@ -358,6 +382,12 @@ pub(crate) struct Store {
 /// (up to [`max_shards`]). Small caches get one shard and so exact LRU.
 const BYTES_PER_SHARD: u64 = 4096;
 
+/// At most four shards per core, as quick_cache does, so the benchmarks in
+/// `benches/cache.rs` compare equal shard counts. (Eight per core made the
+/// two-thread hit 10-15 % faster on a 2-core machine; a caller who wants
+/// that passes the count to `Cache::with_shards`.) Eviction order does not
+/// depend on the count: it is exact across shards except between entries
+/// last used between the same two inserts.
 fn max_shards() -> usize {
     let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
     (cpus * 4).next_power_of_two().min(64)
@@ -397,12 +427,35 @@ impl Store {
         self.segs[0].slots.len()
     }
 
+    #[inline]
     pub(crate) fn hash(&self, key: &[u8]) -> u64 {
         use std::hash::BuildHasher;
         self.hasher.hash_one(key)
     }
 
-    /// Looks `key` up in segment `seg`; a hit becomes most recently used.
+    /// Looks `key` up in segment `seg`; a hit becomes most recently used
+    /// and hands out a clone of the value's `Arc`.
+    #[inline]
+    pub(crate) fn get(&self, seg: usize, hash: u64, key: &[u8]) -> Option<Value> {
+        self.lookup(seg, hash, key, Arc::clone)
+    }
+
+    /// Looks `key` up in segment `seg` like [`get`](Self::get), but lends
+    /// the value's bytes to `f` while the shard is locked instead of
+    /// cloning the `Arc`, and returns what `f` returns.
+    ///
+    /// `f` runs under the shard's lock (the read lock with several shards,
+    /// the write lock with one): it must not call into this store, or it
+    /// may deadlock. A panic in `f` unwinds through here and releases the
+    /// lock; the hit is counted and the store stays consistent.
+    #[inline]
+    pub(crate) fn get_with<R>(&self, seg: usize, hash: u64, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.lookup(seg, hash, key, |v: &Value| f(v))
+    }
+
+    /// The lookup behind `get` and `get_with`: finds the entry, counts the
+    /// lookup, runs `take` on the value under the shard lock, and makes the
+    /// entry most recently used.
     ///
     /// With several shards a hit takes the shard's read lock, and the write
     /// lock only when the entry must move: an entry already used since the
@@ -410,56 +463,71 @@ impl Store {
     /// the same stamp, which cross-shard eviction cannot tell apart anyway).
     /// With one shard (exact LRU) every hit moves its entry under the write
     /// lock.
-    pub(crate) fn get(&self, seg: usize, hash: u64, key: &[u8]) -> Option<Value> {
+    #[inline(always)]
+    fn lookup<R>(&self, seg: usize, hash: u64, key: &[u8], take: impl FnOnce(&Value) -> R) -> Option<R> {
         let segment = &self.segs[seg];
         let slot = &segment.slots[segment.slot_of(hash)];
-        let out = self.lookup(segment, slot, hash, key);
-        let counter = if out.is_some() { &slot.hits } else { &slot.misses };
-        counter.fetch_add(1, Ordering::Relaxed);
-        out
-    }
-
-    /// `get` without the counting.
-    fn lookup(&self, segment: &Segment, slot: &Slot, hash: u64, key: &[u8]) -> Option<Value> {
         if self.relaxed {
             let s = slot.shard.read();
-            let i = s.find(hash, key)?;
+            let Some(i) = s.find(hash, key) else {
+                drop(s);
+                segment.lookups.incr(MISSES);
+                return None;
+            };
             let node = s.node(i);
             if node.expired() {
                 drop(s);
                 self.drop_expired(segment, slot, hash, key);
                 return None;
             }
-            let value = Arc::clone(&node.value);
+            segment.lookups.incr(HITS);
             let current = node.stamp == self.epoch.load(Ordering::Relaxed);
+            let out = take(&node.value);
             drop(s);
             if !current {
-                let mut w = slot.shard.write();
-                // The entry may have been replaced or removed meanwhile;
-                // then there is nothing of ours to move.
-                if let Some(i) = w.find(hash, key)
-                    && w.touch(i, self.epoch.load(Ordering::Relaxed))
-                {
-                    slot.sync_tail(&w);
-                }
+                self.relink(slot, hash, key);
             }
-            return Some(value);
+            return Some(out);
         }
         let mut s = slot.shard.write();
-        let i = s.find(hash, key)?;
+        let Some(i) = s.find(hash, key) else {
+            drop(s);
+            segment.lookups.incr(MISSES);
+            return None;
+        };
         if s.node(i).expired() {
             drop(s);
             self.drop_expired(segment, slot, hash, key);
             return None;
         }
+        segment.lookups.incr(HITS);
         if s.touch(i, self.epoch.load(Ordering::Relaxed)) {
             slot.sync_tail(&s);
         }
-        Some(Arc::clone(&s.node(i).value))
+        Some(take(&s.node(i).value))
     }
 
-    /// Removes `key`'s entry if it is (still) expired; counts an eviction.
+    /// Moves `key`'s entry, if still there, to the front of its shard's list
+    /// with the current stamp (the second half of a hit on a stale entry).
+    #[inline(never)]
+    fn relink(&self, slot: &Slot, hash: u64, key: &[u8]) {
+        let mut w = slot.shard.write();
+        // The entry may have been replaced or removed meanwhile; then there
+        // is nothing of ours to move.
+        if let Some(i) = w.find(hash, key)
+            && w.touch(i, self.epoch.load(Ordering::Relaxed))
+        {
+            slot.sync_tail(&w);
+        }
+    }
+
+    /// The miss path of a lookup that found an expired entry: counts the
+    /// miss, and removes the entry if it is (still) expired, counting an
+    /// eviction.
+    #[cold]
+    #[inline(never)]
     fn drop_expired(&self, segment: &Segment, slot: &Slot, hash: u64, key: &[u8]) {
+        segment.lookups.incr(MISSES);
         let mut w = slot.shard.write();
         if let Some(i) = w.find(hash, key)
             && w.node(i).expired()
@@ -689,6 +757,7 @@ impl Store {
 
 /// Nanoseconds since the first call in this process (monotonic), the time
 /// base of entry expiry.
+#[inline(never)]
 fn clock_nanos() -> u64 {
     static BASE: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
     u64::try_from(BASE.elapsed().as_nanos()).unwrap_or(u64::MAX)

@@ -196,3 +196,136 @@ fn shard_counts_are_powers_of_two() {
     assert_eq!(Cache::with_shards(1 << 20, 1 << 20).shards(), 1024);
     assert!(Cache::new(1 << 30).shards().is_power_of_two());
 }
+
+#[test]
+fn get_with_lends_the_value_and_counts_like_get() {
+    let c = Cache::with_shards(1 << 10, 4);
+    c.set(b"k", v("value"), None);
+    assert_eq!(c.get_with(b"k", |b| b.to_vec()), Some(b"value".to_vec()));
+    let mut called = false;
+    assert_eq!(
+        c.get_with(b"missing", |_| {
+            called = true;
+        }),
+        None
+    );
+    assert!(!called, "the closure runs only on a hit");
+    let st = c.stats();
+    assert_eq!((st.gets, st.hits), (2, 1));
+    c.check_invariants();
+}
+
+#[test]
+fn get_with_makes_the_entry_most_recently_used() {
+    // One shard: exact LRU. Room for three 2-byte entries.
+    let c = Cache::with_shards(6, 1);
+    for k in ["a", "b", "c"] {
+        c.set(k.as_bytes(), v("1"), None);
+    }
+    assert_eq!(c.get_with(b"a", |b| b.len()), Some(1));
+    c.set(b"d", v("1"), None);
+    assert_eq!(keys(&c, &["a", "b", "c", "d"]), ["a", "c", "d"]);
+    // The same with several shards, where a hit runs under the read lock
+    // and moves the entry afterwards.
+    let c = Cache::with_shards(1 << 10, 8);
+    c.set(b"x", v("1"), None);
+    c.set(b"y", v("1"), None);
+    assert_eq!(c.get_with(b"x", <[u8]>::to_vec), Some(b"1".to_vec()));
+    c.check_invariants();
+}
+
+#[test]
+fn get_with_never_lends_an_expired_value() {
+    let c = Cache::new(100);
+    c.set(b"gone", v("1"), Some(Duration::ZERO));
+    assert_eq!(c.get_with(b"gone", |_| unreachable!("an expired entry was lent")), None);
+    let st = c.stats();
+    assert_eq!((st.gets, st.hits, st.items, st.evictions), (1, 0, 0, 1));
+    c.check_invariants();
+}
+
+#[test]
+fn a_panic_in_get_with_releases_the_shard() {
+    for shards in [1, 8] {
+        let c = Cache::with_shards(1 << 10, shards);
+        c.set(b"k", v("1"), None);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            c.get_with(b"k", |_| panic!("in the closure"));
+        }));
+        assert!(r.is_err());
+        // The same shard is usable for writes and reads again.
+        c.set(b"k", v("2"), None);
+        assert_eq!(c.get(b"k").as_deref(), Some(&b"2"[..]));
+        let st = c.stats();
+        assert_eq!((st.gets, st.hits), (2, 2), "{shards} shards");
+        c.check_invariants();
+    }
+}
+
+#[test]
+fn keys_that_differ_in_one_byte_are_different_keys() {
+    // Short keys are compared word-wise; check every length around the
+    // word sizes with keys that differ only at one position.
+    let c = Cache::new(1 << 20);
+    for len in 0..=40usize {
+        for pos in 0..len {
+            let a = vec![7u8; len];
+            let mut b = a.clone();
+            b[pos] = 8;
+            c.set(&a, v("a"), None);
+            c.set(&b, v("b"), None);
+            assert_eq!(c.get(&a).as_deref(), Some(&b"a"[..]), "len {len}, differing at {pos}");
+            assert_eq!(c.get(&b).as_deref(), Some(&b"b"[..]), "len {len}, differing at {pos}");
+            assert!(c.remove(&b));
+            assert_eq!(c.get(&b), None);
+        }
+        // A key one byte longer than a held key, with it as a prefix, is
+        // not held (yet: the next length stores it).
+        assert_eq!(c.get(&vec![7u8; len + 1]), None, "len {}", len + 1);
+    }
+    c.check_invariants();
+}
+
+#[test]
+fn lookups_from_many_threads_are_counted_exactly() {
+    // More threads alive at once than the counters have per-thread slots,
+    // in two waves (so the second reuses the slots the first gave back):
+    // every lookup must be counted once.
+    const THREADS: usize = 48;
+    const GETS: u64 = 2_000;
+    let c = Arc::new(Cache::with_shards(1 << 16, 4));
+    for i in 0u32..100 {
+        c.set(&i.to_be_bytes(), v("x"), None);
+    }
+    for wave in 0..2 {
+        let start = Arc::new(std::sync::Barrier::new(THREADS));
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (c, start) = (Arc::clone(&c), Arc::clone(&start));
+                std::thread::spawn(move || {
+                    start.wait();
+                    for i in 0..GETS {
+                        // Keys 0..200: half of them held.
+                        let k = ((i * 7 + t as u64) % 200) as u32;
+                        if i % 2 == 0 {
+                            c.get(&k.to_be_bytes());
+                        } else {
+                            c.get_with(&k.to_be_bytes(), |b| b.len());
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().expect("a worker panicked");
+        }
+        let mut hits = 0;
+        for t in 0..THREADS as u64 {
+            hits += (0..GETS).filter(|i| (i * 7 + t) % 200 < 100).count() as u64;
+        }
+        let st = c.stats();
+        let rounds = wave + 1;
+        assert_eq!(st.gets, rounds * THREADS as u64 * GETS, "wave {wave}");
+        assert_eq!(st.hits, rounds * hits, "wave {wave}");
+    }
+}

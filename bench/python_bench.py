@@ -16,7 +16,7 @@ Part 2, stampede: 100 threads ask for one missing key at the same moment
 many times the loader ran, and the wall time from the release to the last
 thread's answer (median of the repeats).
 
-Results and the machine: docs/benchmarks-python.md.
+Results and the machine: docs/benchmarks.md, section 4.
 """
 
 from __future__ import annotations

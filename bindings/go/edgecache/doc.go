@@ -34,7 +34,8 @@
 //
 // Every exported method is safe for concurrent use. On a miss, one goroutine
 // per key calls into the library (which runs the getter on it); the other
-// goroutines asking for that key park on a channel, as in groupcache, so a
+// goroutines asking for that key park on a channel, as in groupcache (and
+// likewise for Flight.Do), so a
 // stampede of thousands of goroutines holds one OS thread, not thousands.
 // A parked caller returns ctx.Err() as soon as its context is done; if the
 // context of the goroutine running the load ends it, the parked callers

@@ -141,3 +141,39 @@ func TestFlightForgetAndClose(t *testing.T) {
 		t.Fatalf("Do after Close: %v", err)
 	}
 }
+
+func TestFlightWaitersParkWithoutAThreadEach(t *testing.T) {
+	f := NewFlight()
+	defer f.Close()
+	const n = 2000
+	var entered int64
+	var threadsWhileWaiting int
+	var wg sync.WaitGroup
+	results := make([][]byte, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			atomic.AddInt64(&entered, 1)
+			v, err, _ := f.Do("k", func() ([]byte, error) {
+				waitFor(t, "callers", func() bool { return atomic.LoadInt64(&entered) == n })
+				time.Sleep(50 * time.Millisecond) // let them reach Do
+				threadsWhileWaiting = osThreads(t)
+				return []byte("v"), nil
+			})
+			if err == nil {
+				v[0] = 'X' // each caller may change its own copy
+				results[i] = v
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i, v := range results {
+		if string(v) != "X" {
+			t.Fatalf("caller %d got %q", i, v)
+		}
+	}
+	if threadsWhileWaiting > 200 {
+		t.Fatalf("%d OS threads while %d goroutines waited on one call", threadsWhileWaiting, n)
+	}
+}

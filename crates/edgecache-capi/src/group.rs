@@ -402,7 +402,13 @@ pub unsafe extern "C" fn edgecache_group_get_with(
         let deadline = (timeout_ms != EDGECACHE_WAIT_FOREVER)
             .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms)))
             .flatten();
-        let slice = Duration::from_millis(EDGECACHE_POLL_INTERVAL_MS);
+        // Wake to poll only when there is a poll function; otherwise sleep
+        // until the load ends or the deadline (in long slices, so a huge
+        // wait is never one enormous timeout).
+        let slice = match poll {
+            Some(_) => Duration::from_millis(EDGECACHE_POLL_INTERVAL_MS),
+            None => Duration::from_secs(3600),
+        };
         let r = g.get_waiting(key, |w| loop {
             let step = match deadline {
                 Some(d) => {

@@ -94,11 +94,8 @@ func takeError(s C.edgecache_status, err *C.edgecache_error) error {
 			return e
 		}
 	}
-	var buf [512]C.char
-	var n C.size_t
-	msg := ""
-	if C.edgecache_error_message(err, &buf[0], C.size_t(len(buf)), &n) == C.EDGECACHE_OK {
-		msg = C.GoStringN(&buf[0], C.int(minInt(int(n), len(buf)-1)))
-	}
+	msg, _ := cMessage(func(buf *C.char, cap C.size_t, n *C.size_t) C.edgecache_status {
+		return C.edgecache_status(C.edgecache_error_message(err, buf, cap, n))
+	})
 	return statusError(s, msg)
 }

@@ -66,17 +66,25 @@ func checkGC() {
 // meaningful right after a failed call on the same OS thread; callers that
 // need it lock the goroutine to its thread around the call.
 func lastError() string {
-	var buf [512]C.char
-	var n C.size_t
-	if C.edgecache_last_error_message(&buf[0], C.size_t(len(buf)), &n) != C.EDGECACHE_OK {
-		return ""
-	}
-	return C.GoStringN(&buf[0], C.int(minInt(int(n), len(buf)-1)))
+	msg, _ := cMessage(func(buf *C.char, cap C.size_t, n *C.size_t) C.edgecache_status {
+		return C.edgecache_status(C.edgecache_last_error_message(buf, cap, n))
+	})
+	return msg
 }
 
-func minInt(a, b int) int {
-	if a < b {
-		return a
+// cMessage reads a string the library copies out under its buffer rules
+// (EDGECACHE_BUFFER_TOO_SMALL with the needed length), growing the buffer
+// once when the first one is too small. ok is false when there is none.
+func cMessage(copyOut func(buf *C.char, cap C.size_t, n *C.size_t) C.edgecache_status) (msg string, ok bool) {
+	buf := make([]C.char, 256)
+	var n C.size_t
+	s := copyOut(&buf[0], C.size_t(len(buf)), &n)
+	if s == C.EDGECACHE_BUFFER_TOO_SMALL {
+		buf = make([]C.char, int(n)+1)
+		s = copyOut(&buf[0], C.size_t(len(buf)), &n)
 	}
-	return b
+	if s != C.EDGECACHE_OK {
+		return "", false
+	}
+	return C.GoStringN(&buf[0], C.int(n)), true
 }

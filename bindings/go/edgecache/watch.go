@@ -478,11 +478,11 @@ func (w *Watcher) pump() {
 			return
 		}
 	}
-	var buf [256]C.char
-	var n C.size_t
-	reason := "closed"
-	if C.edgecache_watcher_close_reason(w.h, &buf[0], C.size_t(len(buf)), &n) == C.EDGECACHE_OK {
-		reason = C.GoStringN(&buf[0], C.int(minInt(int(n), len(buf)-1)))
+	reason, ok := cMessage(func(buf *C.char, cap C.size_t, n *C.size_t) C.edgecache_status {
+		return C.edgecache_status(C.edgecache_watcher_close_reason(w.h, buf, cap, n))
+	})
+	if !ok {
+		reason = "closed"
 	}
 	stopped := w.finish()
 	if !stopped {

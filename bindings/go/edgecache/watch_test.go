@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -286,5 +287,13 @@ func TestWatcherOptionsBookmarksAndBuffer(t *testing.T) {
 	}
 	if _, err := wc.WatchWithOptions(context.Background(), 3, Selector{}, WatcherOptions{Buffer: -1}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("negative buffer: %v", err)
+	}
+}
+
+func TestLongLibraryMessagesReachGoWhole(t *testing.T) {
+	bad := "nope-" + strings.Repeat("x", 1000) + "-end"
+	_, err := NewWatchCache(WatchOptions{Indexes: []string{bad}})
+	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "-end") {
+		t.Fatalf("the library's detail was cut or lost: %.200v", err)
 	}
 }

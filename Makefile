@@ -60,8 +60,9 @@ test-python: ## Build the wheel into .venv, then pytest and mypy stubtest
 test-go: lib ## Go binding: gofmt, go vet, go test -race, and a GC-in-every-call build (installs Go if missing)
 	bash bindings/go/run.sh
 
-loom: ## Model-check Flight and the watch cache's hand-offs with loom
+loom: ## Model-check Flight, the watch cache's hand-offs and the shard lock with loom
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release -p edgecache --test 'loom_*'
+	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release -p edgecache --lib -- biased::model
 
 sanitize: ## Concurrency and stress tests under AddressSanitizer (nightly)
 	RUSTFLAGS="-Zsanitizer=address --cfg edgecache_sanitize" RUSTDOCFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR=target/asan \

@@ -88,7 +88,11 @@ impl Cache {
     /// `f` runs while the key's shard is locked (its read lock with several
     /// shards, its write lock with one), so writers to that shard wait for
     /// it: keep it short, and do not call any method of this cache from
-    /// inside `f` (that may deadlock). Other caches are fine.
+    /// inside `f` (that may deadlock, the waiting writer sleeping in short
+    /// steps rather than blocking). Reading another cache from `f` is fine;
+    /// writing to another cache is fine unless that cache's own `get_with`
+    /// closures may write to this one (two such closures can deadlock each
+    /// other, as with any two locks taken in opposite orders).
     ///
     /// # Panics
     /// A panic in `f` propagates to the caller after releasing the lock;

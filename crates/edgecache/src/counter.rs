@@ -57,7 +57,7 @@ impl Drop for Release {
 
 /// This thread's slot, below [`SLOTS`], or [`SHARED`].
 #[inline]
-fn my_slot() -> usize {
+pub(crate) fn my_slot() -> usize {
     match MY_SLOT.try_with(Cell::get) {
         Ok(s) if s != UNSET => s,
         Ok(_) => claim_slot(),
@@ -124,7 +124,13 @@ impl<const N: usize> Counters<N> {
     /// Adds one to counter `k`.
     #[inline]
     pub(crate) fn incr(&self, k: usize) {
-        let slot = my_slot();
+        self.incr_in(my_slot(), k);
+    }
+
+    /// Adds one to counter `k` as the owner of thread slot `slot`, which
+    /// must be this thread's [`my_slot`] (for a caller that already has it).
+    #[inline]
+    pub(crate) fn incr_in(&self, slot: usize, k: usize) {
         match self.owned.get(slot) {
             Some(words) => {
                 // Only this thread writes this word (it owns `slot`), so a

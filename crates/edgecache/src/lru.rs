@@ -4,16 +4,23 @@
 //! A [`Store`] holds one or more *segments* (a `Cache` has one; a `Group`
 //! has two, main and hot) under one byte budget. Each segment is split into
 //! shards; a shard is a hash table of node indices plus an intrusive
-//! doubly-linked recency list, all behind one `parking_lot` reader-writer
-//! lock.
+//! doubly-linked recency list, all behind one reader-writer lock
+//! ([`BiasedRwLock`]).
 //!
 //! - A hit locks one shard, clones the value's `Arc` (or, for
 //!   [`Store::get_with`], lends the bytes to a closure under the lock) and,
 //!   unless the entry was already used since the last insert, moves it to
 //!   the front of that shard's list. With several shards the lookup runs
 //!   under the read lock and only the move takes the write lock, so hits on
-//!   popular entries run in parallel. Hits on different shards never
-//!   contend.
+//!   popular entries run in parallel. Hits on different shards do not
+//!   contend (a writer revoking a shard's reader bias reads every thread's
+//!   reader slot of the store, once per quiet period).
+//! - While a shard has not been written for a while, its read lock is
+//!   reader-biased: a reader announces itself in its own cache line of the
+//!   store's [`Readers`] table instead of changing the lock word, so hits
+//!   from several cores on one popular shard do not pass the lock's cache
+//!   line between them (see `biased.rs`). A write closes that path for a
+//!   quiet period and waits for the announced readers.
 //! - Lookups are counted per thread slot ([`Counters`]): a plain load and
 //!   store on a line no other thread writes, not a locked read-modify-write
 //!   on the shard's lock line.
@@ -36,9 +43,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 use hashbrown::HashTable;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::Mutex;
 
-use crate::counter::Counters;
+use crate::biased::{BiasedRwLock, Readers};
+
+use crate::counter::{Counters, my_slot};
 
 /// A cached value: immutable shared bytes. Cloning is an atomic increment.
 pub type Value = Arc<[u8]>;
@@ -249,7 +258,7 @@ struct Slot {
     /// a victim shard without locking every shard. Written under `shard`'s
     /// lock; read without it (a stale read only makes the choice less exact).
     tail_stamp: AtomicU64,
-    shard: RwLock<Shard>,
+    shard: BiasedRwLock<Shard>,
 }
 
 impl Slot {
@@ -293,9 +302,14 @@ struct Segment {
 }
 
 impl Segment {
-    fn new(shards: usize) -> Self {
+    /// `shards` shards whose locks use `readers`; with one shard every hit
+    /// writes, so its lock starts without the reader bias.
+    fn new(shards: usize, readers: &Readers) -> Self {
         let slots = (0..shards)
-            .map(|_| CachePadded::new(Slot { tail_stamp: AtomicU64::new(u64::MAX), shard: RwLock::new(Shard::new()) }))
+            .map(|_| {
+                let shard = BiasedRwLock::new(Shard::new(), readers, shards > 1);
+                CachePadded::new(Slot { tail_stamp: AtomicU64::new(u64::MAX), shard })
+            })
             .collect::<Vec<_>>()
             .into_boxed_slice();
         Segment {
@@ -376,6 +390,8 @@ pub(crate) struct Store {
     /// Bumped by every insert; the stamp of nodes inserted or hit after it.
     /// On its own cache line: every hit reads it, only inserts write it.
     epoch: CachePadded<AtomicU64>,
+    /// The reader slots of every shard's lock (see `biased.rs`).
+    readers: Readers,
 }
 
 /// Above this many bytes of budget per shard, a store gets another shard
@@ -408,14 +424,16 @@ impl Store {
     /// clamped to 1..=1024).
     pub(crate) fn new(budget: i64, segments: usize, shards: usize, rule: Rule) -> Self {
         let shards = shards.clamp(1, 1024).next_power_of_two();
+        let readers = Readers::default();
         Store {
-            segs: (0..segments).map(|_| Segment::new(shards)).collect(),
+            segs: (0..segments).map(|_| Segment::new(shards, &readers)).collect(),
             hasher: foldhash::fast::RandomState::default(),
             budget: u64::try_from(budget).unwrap_or(0),
             rule,
             relaxed: shards > 1,
             write: CachePadded::new(Mutex::new(())),
             epoch: CachePadded::new(AtomicU64::new(0)),
+            readers,
         }
     }
 
@@ -468,10 +486,14 @@ impl Store {
         let segment = &self.segs[seg];
         let slot = &segment.slots[segment.slot_of(hash)];
         if self.relaxed {
-            let s = slot.shard.read();
+            // One thread-local read serves the lock's reader slot and the
+            // counters.
+            let me = my_slot();
+            // SAFETY: `me` is this thread's own slot.
+            let s = unsafe { slot.shard.read_in(&self.readers, me) };
             let Some(i) = s.find(hash, key) else {
                 drop(s);
-                segment.lookups.incr(MISSES);
+                segment.lookups.incr_in(me, MISSES);
                 return None;
             };
             let node = s.node(i);
@@ -480,7 +502,7 @@ impl Store {
                 self.drop_expired(segment, slot, hash, key);
                 return None;
             }
-            segment.lookups.incr(HITS);
+            segment.lookups.incr_in(me, HITS);
             let current = node.stamp == self.epoch.load(Ordering::Relaxed);
             let out = take(&node.value);
             drop(s);
@@ -489,7 +511,7 @@ impl Store {
             }
             return Some(out);
         }
-        let mut s = slot.shard.write();
+        let mut s = slot.shard.write(&self.readers);
         let Some(i) = s.find(hash, key) else {
             drop(s);
             segment.lookups.incr(MISSES);
@@ -511,7 +533,7 @@ impl Store {
     /// with the current stamp (the second half of a hit on a stale entry).
     #[inline(never)]
     fn relink(&self, slot: &Slot, hash: u64, key: &[u8]) {
-        let mut w = slot.shard.write();
+        let mut w = slot.shard.write(&self.readers);
         // The entry may have been replaced or removed meanwhile; then there
         // is nothing of ours to move.
         if let Some(i) = w.find(hash, key)
@@ -528,7 +550,7 @@ impl Store {
     #[inline(never)]
     fn drop_expired(&self, segment: &Segment, slot: &Slot, hash: u64, key: &[u8]) {
         segment.lookups.incr(MISSES);
-        let mut w = slot.shard.write();
+        let mut w = slot.shard.write(&self.readers);
         if let Some(i) = w.find(hash, key)
             && w.node(i).expired()
         {
@@ -543,7 +565,7 @@ impl Store {
     /// as a lookup and does not change recency.
     pub(crate) fn contains(&self, seg: usize, hash: u64, key: &[u8]) -> bool {
         let segment = &self.segs[seg];
-        let s = segment.slots[segment.slot_of(hash)].shard.read();
+        let s = segment.slots[segment.slot_of(hash)].shard.read(&self.readers);
         match s.find(hash, key) {
             Some(i) => !s.node(i).expired(),
             None => false,
@@ -581,7 +603,7 @@ impl Store {
         // under the shard lock alone, without the insert lock or a new epoch
         // (the entry counts as used now, like a hit).
         if self.budget > 0 {
-            let mut g = slot.shard.write();
+            let mut g = slot.shard.write(&self.readers);
             if let Some(i) = g.find(hash, key) {
                 let old_cost = g.node(i).cost();
                 if cost <= old_cost {
@@ -607,7 +629,7 @@ impl Store {
             }
         }
         let _w = self.write.lock();
-        let mut g = slot.shard.write();
+        let mut g = slot.shard.write(&self.readers);
         // Under the shard lock, as above.
         let admitted = admit();
         if let Some(i) = g.find(hash, key) {
@@ -632,7 +654,7 @@ impl Store {
                 // Holding `g` too is safe: only holders of `write` take a
                 // second shard lock.
                 let vslot = &vs.slots[vi];
-                let mut vg = vslot.shard.write();
+                let mut vg = vslot.shard.write(&self.readers);
                 let n = vg.pop_tail();
                 vslot.sync_tail(&vg);
                 n.map(|n| Removed { cost: n.cost() })
@@ -656,7 +678,7 @@ impl Store {
     pub(crate) fn remove(&self, seg: usize, hash: u64, key: &[u8]) -> bool {
         let segment = &self.segs[seg];
         let slot = &segment.slots[segment.slot_of(hash)];
-        let mut g = slot.shard.write();
+        let mut g = slot.shard.write(&self.readers);
         let Some(i) = g.find(hash, key) else { return false };
         let n = g.remove_at(i);
         slot.sync_tail(&g);
@@ -671,7 +693,7 @@ impl Store {
         let _w = self.write.lock();
         for segment in self.segs.iter() {
             for slot in segment.slots.iter() {
-                let mut g = slot.shard.write();
+                let mut g = slot.shard.write(&self.readers);
                 let (mut bytes, mut items) = (0, 0);
                 let mut i = g.head;
                 while i != NIL {
@@ -721,7 +743,7 @@ impl Store {
         for (si, segment) in self.segs.iter().enumerate() {
             let (mut bytes, mut items) = (0u64, 0u64);
             for (k, slot) in segment.slots.iter().enumerate() {
-                let g = slot.shard.read();
+                let g = slot.shard.read(&self.readers);
                 let mut i = g.head;
                 let mut prev = NIL;
                 let mut last_stamp = u64::MAX;

@@ -4,8 +4,9 @@
 //! watch cache's wait/notify) takes its `Mutex`, `Condvar`, `Arc` and atomics
 //! from here instead of `std`. A normal build re-exports `std`; a build with
 //! `RUSTFLAGS="--cfg loom"` re-exports loom's mocks, so `tests/loom_*.rs` can
-//! explore every interleaving. The byte-bounded cache shards use
-//! `parking_lot` directly: they are checked by property and stress tests.
+//! explore every interleaving. The byte-bounded cache's shards are checked
+//! by property and stress tests; their lock (`biased.rs`) carries its own
+//! loom switch and model tests, since it needs loom's `UnsafeCell` too.
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -156,6 +156,65 @@ fn cache_under_load_keeps_its_budget_and_counts() {
     assert!(st.evictions > 0);
 }
 
+/// Mostly reads, as a cache under an edge agent sees: the shard locks stay
+/// reader-biased most of the time, so lent values are read on the fast
+/// path while rare writers replace, shrink, grow and remove them (and so
+/// revoke the bias). A reader must never see bytes of another value, of a
+/// freed one (the ASan run of this suite), or a half-written entry.
+#[test]
+fn read_mostly_cache_lends_whole_values_while_writers_come_by() {
+    const KEYS: u64 = 64;
+    let c = Arc::new(Cache::with_shards(1 << 20, 16));
+    for k in 0..KEYS {
+        c.set(&k.to_be_bytes(), vec![k as u8; 1024], None);
+    }
+    let start = Arc::new(Barrier::new(THREADS));
+    let writes = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (c, start, writes) = (c.clone(), start.clone(), writes.clone());
+            thread::spawn(move || {
+                let mut next = rng(0x9E37_79B9_7F4A_7C15 ^ t as u64);
+                let mut seen = 0u64;
+                start.wait();
+                for _ in 0..OPS {
+                    let r = next();
+                    let k = r % KEYS;
+                    let key = k.to_be_bytes();
+                    match r % 200 {
+                        0 => {
+                            // Alternate shrinking (replaced in place, the
+                            // old value freed under the write lock) and
+                            // growing (a full insert) values.
+                            let len = if r & 0x100 == 0 { 512 } else { 1024 };
+                            c.set(&key, vec![k as u8; len], None);
+                            writes.fetch_add(1, Ordering::Relaxed);
+                        }
+                        1 => {
+                            c.remove(&key);
+                            writes.fetch_add(1, Ordering::Relaxed);
+                        }
+                        _ => {
+                            let whole = c.get_with(&key, |v| {
+                                matches!(v.len(), 512 | 1024) && v.iter().all(|&b| b == k as u8)
+                            });
+                            if let Some(ok) = whole {
+                                assert!(ok, "key {k}: a lent value was torn or belonged to another key");
+                                seen += 1;
+                            }
+                        }
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    let seen: u64 = workers.into_iter().map(|w| w.join().expect("a worker panicked")).sum();
+    c.check_invariants();
+    assert!(writes.load(Ordering::Relaxed) > 0, "no writer came by: the test lost its teeth");
+    assert!(seen > (THREADS * OPS) as u64 / 2, "too few hits ({seen}) to have read under the writers");
+}
+
 #[test]
 fn flight_with_forgets_never_hangs_and_never_overlaps_loaders() {
     let f: Flight<u64, u64, ()> = Flight::new();

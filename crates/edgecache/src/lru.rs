@@ -46,7 +46,6 @@ use hashbrown::HashTable;
 use parking_lot::Mutex;
 
 use crate::biased::{BiasedRwLock, Readers};
-
 use crate::counter::{Counters, my_slot};
 
 /// A cached value: immutable shared bytes. Cloning is an atomic increment.

@@ -195,9 +195,8 @@ fn read_mostly_cache_lends_whole_values_while_writers_come_by() {
                             writes.fetch_add(1, Ordering::Relaxed);
                         }
                         _ => {
-                            let whole = c.get_with(&key, |v| {
-                                matches!(v.len(), 512 | 1024) && v.iter().all(|&b| b == k as u8)
-                            });
+                            let whole =
+                                c.get_with(&key, |v| matches!(v.len(), 512 | 1024) && v.iter().all(|&b| b == k as u8));
                             if let Some(ok) = whole {
                                 assert!(ok, "key {k}: a lent value was torn or belonged to another key");
                                 seen += 1;

@@ -11,7 +11,7 @@
 //! "deferred readers":
 //!
 //! - Each lock has a `bias` flag. While it is set, a reader announces itself
-//!   in its own *reader slot* (one cache line per live thread, in a table
+//!   in its own *reader slot* (a padded cache line per live thread, in a table
 //!   the lock's owner keeps: [`Readers`]), re-checks the flag, and reads. It
 //!   writes only its own line and reads the flag's line, which stays shared.
 //! - A writer takes the underlying lock, and if the flag is set clears it

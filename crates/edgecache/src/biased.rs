@@ -390,11 +390,8 @@ mod imp {
         }
     }
 
-    /// Nanoseconds on a monotonic clock.
-    pub(crate) fn now() -> u64 {
-        static BASE: std::sync::LazyLock<std::time::Instant> = std::sync::LazyLock::new(std::time::Instant::now);
-        u64::try_from(BASE.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
+    /// Nanoseconds on the monotonic clock entry expiry uses.
+    pub(crate) use crate::lru::clock_nanos as now;
 
     thread_local! {
         static SLOW_READS: StdCell<u32> = const { StdCell::new(0) };
@@ -618,6 +615,14 @@ mod model {
         unsafe { lock.read_in(readers, slot) }
     }
 
+    /// Writes `v` into both halves of a pair under the write lock; a
+    /// reader seeing the halves differ saw a write in progress.
+    fn write_both(lock: &BiasedRwLock<(u8, u8)>, readers: &Readers, v: u8) {
+        let mut g = lock.write(readers);
+        g.0 = v;
+        g.1 = v;
+    }
+
     /// One fast-path reader (slot 0) against one writer; the writer's two
     /// halves must be seen together.
     #[test]
@@ -633,11 +638,7 @@ mod model {
                     g.0
                 })
             };
-            {
-                let mut g = lock.write(&readers);
-                g.0 = 1;
-                g.1 = 1;
-            }
+            write_both(&lock, &readers, 1);
             let seen = r.join().expect("reader");
             assert!(seen <= 1);
             // A reader after the write sees it, on either path.
@@ -724,11 +725,7 @@ mod model {
                     let _held = at(&b, &readers, 0);
                 })
             };
-            {
-                let mut g = a.write(&readers);
-                g.0 = 1;
-                g.1 = 1;
-            }
+            write_both(&a, &readers, 1);
             t.join().expect("reader");
         });
     }
@@ -749,11 +746,7 @@ mod model {
                     assert_eq!(g.0, g.1);
                 })
             };
-            {
-                let mut g = b.write(&readers);
-                g.0 = 1;
-                g.1 = 1;
-            }
+            write_both(&b, &readers, 1);
             t.join().expect("reader");
         });
     }
@@ -771,9 +764,7 @@ mod model {
             let w = {
                 let (lock, readers) = (Arc::clone(&lock), Arc::clone(&readers));
                 thread::spawn(move || {
-                    let mut g = lock.write(&readers);
-                    g.0 = 1;
-                    g.1 = 1;
+                    write_both(&lock, &readers, 1);
                 })
             };
             let s = {

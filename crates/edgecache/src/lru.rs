@@ -777,9 +777,9 @@ impl Store {
 }
 
 /// Nanoseconds since the first call in this process (monotonic), the time
-/// base of entry expiry.
+/// base of entry expiry and of the shard locks' quiet periods.
 #[inline(never)]
-fn clock_nanos() -> u64 {
+pub(crate) fn clock_nanos() -> u64 {
     static BASE: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
     u64::try_from(BASE.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }

@@ -210,7 +210,7 @@ fn wait_until_fresh_times_out_with_504() {
     let err = c.wait_until_fresh(4, Duration::ZERO).unwrap_err();
     assert_eq!(err, WatchError::TooLargeResourceVersion { requested: 4, current: 3 });
     assert_eq!((err.code(), err.retry_after_seconds()), (504, Some(1)));
-    assert_eq!(err.to_string(), "too large resource version: 4, current: 3");
+    assert_eq!(err.to_string(), "Too large resource version: 4, current: 3");
     let err = c.wait_until_fresh(9, Duration::from_millis(20)).unwrap_err();
     assert!(matches!(err, WatchError::TooLargeResourceVersion { requested: 9, .. }));
     assert!(c.list_with_timeout(4, &everything(), &everything(), Duration::ZERO).is_err());

@@ -94,8 +94,13 @@ pub enum WatchError {
     },
     /// The caller passed something the cache cannot accept: a
     /// resourceVersion that does not move forward, an empty key, a capacity
-    /// of zero, a malformed index name. Nothing was changed. HTTP 400.
+    /// of zero, a malformed index name, a continue token that is not one.
+    /// Nothing was changed. HTTP 400.
     InvalidArgument(String),
+    /// A label or field selector that cannot be parsed, or a field selector
+    /// on a field the cache does not extract (the apiserver's "field label
+    /// not supported"). The message names the offending part. HTTP 400.
+    InvalidSelector(String),
 }
 
 impl WatchError {
@@ -109,7 +114,29 @@ impl WatchError {
             WatchError::ResourceExpired { .. } => 410,
             WatchError::TooLargeResourceVersion { .. } => 504,
             WatchError::Closed { .. } => 503,
-            WatchError::InvalidArgument(_) => 400,
+            WatchError::InvalidArgument(_) | WatchError::InvalidSelector(_) => 400,
+        }
+    }
+
+    /// The apiserver's `Status.reason` for this error: `"Expired"` (410),
+    /// `"Timeout"` (504), `"ServiceUnavailable"` (503), `"BadRequest"` (400).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            WatchError::ResourceExpired { .. } => "Expired",
+            WatchError::TooLargeResourceVersion { .. } => "Timeout",
+            WatchError::Closed { .. } => "ServiceUnavailable",
+            WatchError::InvalidArgument(_) | WatchError::InvalidSelector(_) => "BadRequest",
+        }
+    }
+
+    /// The apiserver's `Status.details.causes[0].type`, where it sets one:
+    /// `"ResourceVersionTooLarge"` for
+    /// [`TooLargeResourceVersion`](WatchError::TooLargeResourceVersion),
+    /// the cause client-go's `IsTooLargeResourceVersion` looks for.
+    pub fn cause(&self) -> Option<&'static str> {
+        match self {
+            WatchError::TooLargeResourceVersion { .. } => Some("ResourceVersionTooLarge"),
+            _ => None,
         }
     }
 
@@ -139,6 +166,10 @@ impl WatchError {
     pub(crate) fn invalid(msg: impl Into<String>) -> Self {
         WatchError::InvalidArgument(msg.into())
     }
+
+    pub(crate) fn invalid_selector(msg: impl Into<String>) -> Self {
+        WatchError::InvalidSelector(msg.into())
+    }
 }
 
 impl fmt::Display for WatchError {
@@ -148,10 +179,13 @@ impl fmt::Display for WatchError {
                 write!(f, "too old resource version: {requested} ({oldest})")
             }
             WatchError::TooLargeResourceVersion { requested, current } => {
-                write!(f, "too large resource version: {requested}, current: {current}")
+                // The apiserver's words; client-go matches them when a
+                // Status lacks its cause.
+                write!(f, "Too large resource version: {requested}, current: {current}")
             }
             WatchError::Closed { reason } => write!(f, "closed: {reason}"),
             WatchError::InvalidArgument(msg) => write!(f, "invalid argument: {msg}"),
+            WatchError::InvalidSelector(msg) => write!(f, "invalid selector: {msg}"),
         }
     }
 }

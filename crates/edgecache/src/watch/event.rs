@@ -209,6 +209,12 @@ impl Item {
         &self.rec.fields
     }
 
+    /// True when this item shares its field map with `other` (so it names
+    /// the same fields).
+    pub(crate) fn same_fields(&self, other: &Item) -> bool {
+        Arc::ptr_eq(&self.rec.fields, &other.rec.fields)
+    }
+
     /// The bytes the window counts for this item: key plus object.
     pub(crate) fn counted_bytes(&self) -> usize {
         self.rec.key.len() + self.rec.object.len()
@@ -251,11 +257,32 @@ pub struct Event {
     pub(crate) rv: u64,
     pub(crate) object: Item,
     pub(crate) prev: Option<Item>,
+    /// True only on the BOOKMARK that ends a watch's initial events.
+    pub(crate) initial_end: bool,
 }
 
 impl Event {
+    /// An event of `kind` at `rv` (not the end of initial events).
+    pub(crate) fn new(kind: EventType, rv: u64, object: Item, prev: Option<Item>) -> Event {
+        Event { kind, rv, object, prev, initial_end: false }
+    }
+
     pub(crate) fn bookmark(rv: u64) -> Event {
-        Event { kind: EventType::Bookmark, rv, object: Item::bookmark(rv), prev: None }
+        Event::new(EventType::Bookmark, rv, Item::bookmark(rv), None)
+    }
+
+    /// The BOOKMARK at `rv` that closes a streaming list's initial events.
+    pub(crate) fn end_of_initial_events(rv: u64) -> Event {
+        Event { initial_end: true, ..Event::bookmark(rv) }
+    }
+
+    /// True only on the BOOKMARK that ends the initial events of a watch
+    /// started with [`WatchOptions::send_initial_events`](super::WatchOptions::send_initial_events):
+    /// everything before it is the state at its resourceVersion, everything
+    /// after it a change. Kubernetes marks it with the annotation
+    /// `k8s.io/initial-events-end: "true"`.
+    pub fn initial_events_end(&self) -> bool {
+        self.initial_end
     }
 
     /// The event's type.
@@ -324,6 +351,7 @@ impl fmt::Debug for Event {
             .field("key", &self.key())
             .field("object_len", &self.object().len())
             .field("prev_object_len", &self.prev_object().map(<[u8]>::len))
+            .field("initial_events_end", &self.initial_end)
             .finish()
     }
 }

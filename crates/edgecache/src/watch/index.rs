@@ -1,20 +1,29 @@
-//! The current state (one [`Item`] per key) and its declared indexes.
+//! The current state (one [`Item`] per key) and its declared indexes, as
+//! persistent maps.
+//!
+//! Both the items (an `imbl::OrdMap`, a B-tree ordered by key) and each
+//! index (value → ordered key set) are persistent: cloning a [`Store`] is a
+//! handful of reference-count bumps, and a clone is a frozen snapshot that
+//! later writes do not touch (a write copies only the tree path it changes,
+//! and only while a snapshot shares it). Lists therefore take a snapshot in
+//! O(1) and walk it in key order, a page costing O(log n + scanned).
 //!
 //! An index is declared up front as `"label:<name>"` or `"field:<name>"`
 //! and maps each value of that label or field to the keys holding it. A
-//! list whose selectors name an indexed label or field starts from the
-//! smallest matching key set instead of scanning every item; the remaining
-//! requirements are checked on those candidates. Selectors on undeclared
-//! names are served by a scan. Both give the same answer, sorted by key.
+//! list whose selectors hold an equality on an indexed name starts from the
+//! smallest such key set instead of walking every item; the remaining
+//! requirements are checked on those candidates. Both ways give the same
+//! answer, in key order.
 
+use std::ops::Bound;
 use std::sync::Arc;
 
 use foldhash::fast::RandomState;
-use hashbrown::{HashMap, HashSet};
+use imbl::{GenericHashMap, OrdMap, OrdSet};
 
 use super::error::WatchError;
 use super::event::{Item, StrMap};
-use super::selector::{Filter, Selector};
+use super::selector::Filter;
 
 /// Whether an index reads labels or fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,19 +32,23 @@ enum Source {
     Field,
 }
 
+type KeySet = OrdSet<Arc<str>>;
+type ByValue = GenericHashMap<Arc<str>, KeySet, RandomState, imbl::shared_ptr::DefaultSharedPtr>;
+
 /// One declared index.
+#[derive(Clone)]
 struct Index {
     source: Source,
-    name: String,
+    name: Arc<str>,
     /// Value → keys whose item has that value.
     /// Invariant: exactly the items in the store holding `name` appear,
     /// each under its value; no empty set is kept.
-    by_value: HashMap<String, HashSet<Arc<str>, RandomState>, RandomState>,
+    by_value: ByValue,
 }
 
 impl Index {
     fn value<'a>(&self, item: &'a Item) -> Option<&'a String> {
-        self.map(item).get(self.name.as_str())
+        self.map(item).get(&*self.name)
     }
 
     fn map<'a>(&self, item: &'a Item) -> &'a StrMap {
@@ -58,7 +71,14 @@ impl Index {
 
     fn insert(&mut self, item: &Item) {
         if let Some(v) = self.value(item) {
-            self.by_value.entry(v.clone()).or_default().insert(Arc::clone(item.key_arc()));
+            match self.by_value.get_mut(v.as_str()) {
+                Some(set) => {
+                    set.insert(Arc::clone(item.key_arc()));
+                }
+                None => {
+                    self.by_value.insert(Arc::from(v.as_str()), OrdSet::unit(Arc::clone(item.key_arc())));
+                }
+            }
         }
     }
 }
@@ -90,25 +110,30 @@ pub(crate) fn parse_indexes(specs: &[String]) -> Result<Vec<(bool, String)>, Wat
     Ok(out)
 }
 
-/// The current state: one item per key, plus the indexes.
+/// The current state: one item per key, plus the indexes. Cloning it is
+/// O(number of indexes) and gives an independent snapshot.
+#[derive(Clone)]
 pub(crate) struct Store {
     /// Invariant: each item is stored under its own key.
-    items: HashMap<Arc<str>, Item, RandomState>,
+    items: OrdMap<Arc<str>, Item>,
     /// Kept in step with `items` by every mutation.
     indexes: Vec<Index>,
 }
+
+/// Where a page of a walk starts.
+pub(crate) type Start<'a> = Option<&'a str>;
 
 impl Store {
     /// An empty store with the given (parsed) indexes.
     pub(crate) fn new(indexes: Vec<(bool, String)>) -> Self {
         Store {
-            items: HashMap::default(),
+            items: OrdMap::new(),
             indexes: indexes
                 .into_iter()
                 .map(|(is_label, name)| Index {
                     source: if is_label { Source::Label } else { Source::Field },
-                    name,
-                    by_value: HashMap::default(),
+                    name: Arc::from(name),
+                    by_value: ByValue::default(),
                 })
                 .collect(),
         }
@@ -120,6 +145,11 @@ impl Store {
 
     pub(crate) fn len(&self) -> usize {
         self.items.len()
+    }
+
+    /// True when `name` is the name of a declared field index.
+    pub(crate) fn has_field_index(&self, name: &str) -> bool {
+        self.indexes.iter().any(|ix| ix.source == Source::Field && &*ix.name == name)
     }
 
     /// Stores `item` under its key, replacing (and returning) the old one.
@@ -146,50 +176,74 @@ impl Store {
     /// Replaces the whole state (a relist); later items win over earlier
     /// ones with the same key.
     pub(crate) fn replace_all(&mut self, items: Vec<Item>) {
-        self.items.clear();
+        self.items = OrdMap::new();
         for ix in &mut self.indexes {
-            ix.by_value.clear();
+            ix.by_value = ByValue::default();
         }
         for item in items {
             self.insert(item);
         }
     }
 
-    /// The items matching both selectors, sorted by key. Uses the index
-    /// with the fewest candidates when a selector names an indexed label or
-    /// field; scans otherwise.
+    /// The items matching `filter`, in key order.
     pub(crate) fn select(&self, filter: &Filter) -> Vec<Item> {
-        let mut out = match self.candidates(&filter.labels, &filter.fields) {
-            Some(keys) => keys
-                .iter()
-                .filter_map(|k| self.items.get(&**k))
-                .filter(|it| filter.matches(it.labels(), it.fields()))
-                .cloned()
-                .collect::<Vec<_>>(),
-            None => self.scan(filter),
-        };
-        out.sort_unstable_by(|a, b| a.key().cmp(b.key()));
-        out
+        self.page(filter, None, 0).0
     }
 
-    fn scan(&self, filter: &Filter) -> Vec<Item> {
-        self.items.values().filter(|it| filter.matches(it.labels(), it.fields())).cloned().collect()
+    /// Up to `limit` items (0: no limit) matching `filter`, in key order,
+    /// starting at key `start` (inclusive; `None`: the first key). The
+    /// second value is the key to start the next page at when the walk
+    /// stopped at the limit with keys left to look at (some of which may
+    /// not match: a last page may be empty), `None` when the walk is done.
+    pub(crate) fn page(&self, filter: &Filter, start: Start<'_>, limit: usize) -> (Vec<Item>, Option<Arc<str>>) {
+        let lower = start.map_or(Bound::Unbounded, Bound::Included);
+        let mut out = Vec::new();
+        let want = |it: &Item| filter.matches(it.labels(), it.fields());
+        match self.candidates(filter) {
+            Some(keys) => {
+                let mut walk = keys.range::<_, str>((lower, Bound::Unbounded));
+                for k in walk.by_ref() {
+                    if limit != 0 && out.len() == limit {
+                        return (out, Some(Arc::clone(k)));
+                    }
+                    if let Some(it) = self.items.get(&**k).filter(|it| want(it)) {
+                        out.push(it.clone());
+                    }
+                }
+            }
+            None => {
+                let everything = filter.is_everything();
+                for (k, it) in self.items.range::<_, str>((lower, Bound::Unbounded)) {
+                    if limit != 0 && out.len() == limit {
+                        return (out, Some(Arc::clone(k)));
+                    }
+                    if everything || want(it) {
+                        out.push(it.clone());
+                    }
+                }
+            }
+        }
+        (out, None)
     }
 
-    /// The smallest index key set among the indexed requirements, if any
-    /// requirement is indexed. An indexed requirement whose value nobody
-    /// holds yields the empty set.
-    fn candidates(&self, labels: &Selector, fields: &Selector) -> Option<&HashSet<Arc<str>, RandomState>> {
-        static EMPTY: std::sync::OnceLock<HashSet<Arc<str>, RandomState>> = std::sync::OnceLock::new();
-        let mut best: Option<&HashSet<Arc<str>, RandomState>> = None;
-        let reqs = labels.pairs().map(|p| (Source::Label, p)).chain(fields.pairs().map(|p| (Source::Field, p)));
+    /// The smallest index key set among the indexed equality requirements,
+    /// if any requirement is indexed. An indexed requirement whose value
+    /// nobody holds yields the empty set.
+    fn candidates(&self, filter: &Filter) -> Option<&KeySet> {
+        static EMPTY: std::sync::OnceLock<KeySet> = std::sync::OnceLock::new();
+        let mut best: Option<&KeySet> = None;
+        let reqs = filter
+            .labels
+            .equalities()
+            .map(|p| (Source::Label, p))
+            .chain(filter.fields.equalities().map(|p| (Source::Field, p)));
         for (source, (name, value)) in reqs {
-            let Some(ix) = self.indexes.iter().find(|ix| ix.source == source && ix.name == name) else {
+            let Some(ix) = self.indexes.iter().find(|ix| ix.source == source && &*ix.name == name) else {
                 continue;
             };
             let set = match ix.by_value.get(value) {
                 Some(set) => set,
-                None => EMPTY.get_or_init(HashSet::default),
+                None => EMPTY.get_or_init(OrdSet::new),
             };
             if best.is_none_or(|b| set.len() < b.len()) {
                 best = Some(set);

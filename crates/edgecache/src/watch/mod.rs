@@ -134,16 +134,18 @@ mod event;
 mod index;
 mod ring;
 mod selector;
+mod token;
 mod watcher;
 
 pub use clock::{Clock, ManualClock, MonotonicClock};
 pub use error::{CloseReason, WatchError};
 pub use event::{Event, EventType, Item, Object, StrMap};
 pub use ring::event_overhead_bytes;
-pub use selector::Selector;
+pub use selector::{Operator, Requirement, Selector};
 pub use watcher::{DEFAULT_WATCH_BUFFER, WatchOptions, Watcher};
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc as StdArc;
 use std::time::Duration;
 
 use self::clock::Deadline;
@@ -151,7 +153,7 @@ use self::index::Store;
 use self::ring::Ring;
 use self::selector::Filter;
 use self::watcher::WatcherShared;
-use crate::sync::{self, Arc, Condvar, Mutex, MutexGuard};
+use crate::sync::{self, Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 
 /// The smallest window, in events, unless configured: 100.
 pub const DEFAULT_CAPACITY: usize = 100;
@@ -166,6 +168,14 @@ pub const DEFAULT_EVENT_FRESH_DURATION: Duration = Duration::from_secs(75);
 /// resourceVersion the cache has not seen yet: 3 s (Kubernetes' default).
 pub const DEFAULT_FRESH_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How often a watcher that asked for bookmarks gets one unless configured:
+/// 60 s (Kubernetes' cacher sends them about once a minute).
+pub const DEFAULT_BOOKMARK_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How many list snapshots a cache keeps for continue tokens and exact
+/// reads (besides rebuilding one from the window when it is not kept).
+const KEPT_SNAPSHOTS: usize = 8;
+
 /// Configures and builds a [`WatchCache`]; from [`WatchCache::builder`].
 #[derive(Clone)]
 pub struct WatchCacheBuilder {
@@ -175,6 +185,8 @@ pub struct WatchCacheBuilder {
     indexes: Vec<String>,
     event_fresh_duration: Duration,
     fresh_timeout: Duration,
+    bookmark_interval: Duration,
+    fields: Option<Vec<String>>,
     clock: Option<std::sync::Arc<dyn Clock>>,
 }
 
@@ -187,6 +199,8 @@ impl std::fmt::Debug for WatchCacheBuilder {
             .field("indexes", &self.indexes)
             .field("event_fresh_duration", &self.event_fresh_duration)
             .field("fresh_timeout", &self.fresh_timeout)
+            .field("bookmark_interval", &self.bookmark_interval)
+            .field("fields", &self.fields)
             .field("custom_clock", &self.clock.is_some())
             .finish()
     }
@@ -201,6 +215,8 @@ impl Default for WatchCacheBuilder {
             indexes: Vec::new(),
             event_fresh_duration: DEFAULT_EVENT_FRESH_DURATION,
             fresh_timeout: DEFAULT_FRESH_TIMEOUT,
+            bookmark_interval: DEFAULT_BOOKMARK_INTERVAL,
+            fields: None,
             clock: None,
         }
     }
@@ -267,6 +283,36 @@ impl WatchCacheBuilder {
         self
     }
 
+    /// How often a watcher that asked for bookmarks receives one at the
+    /// cache's resourceVersion (default [`DEFAULT_BOOKMARK_INTERVAL`],
+    /// jittered by up to a tenth; `ZERO`: only those of
+    /// [`WatchCache::bookmark`]). A watcher can override it
+    /// ([`WatchOptions::bookmark_interval`]).
+    #[must_use]
+    pub fn bookmark_interval(mut self, every: Duration) -> Self {
+        self.bookmark_interval = every;
+        self
+    }
+
+    /// Declares the fields writers extract into [`Object::fields`] (for
+    /// example `metadata.name`, `metadata.namespace`, `spec.nodeName`).
+    /// A field selector on any other field then fails with
+    /// [`WatchError::InvalidSelector`] ("field label not supported"), as
+    /// the apiserver answers. Fields of `field:` indexes count as declared.
+    ///
+    /// Without a declaration the cache learns the fields from the writes:
+    /// until a write has carried a field every name is accepted; after
+    /// that, only names some write carried or an index declares.
+    #[must_use]
+    pub fn fields<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.fields.get_or_insert_with(Vec::new).extend(names.into_iter().map(Into::into));
+        self
+    }
+
     /// The clock of the sizing rules (default [`MonotonicClock`]).
     #[must_use]
     pub fn clock(mut self, clock: std::sync::Arc<dyn Clock>) -> Self {
@@ -295,6 +341,9 @@ impl WatchCacheBuilder {
             return Err(WatchError::invalid("max_bytes must be at least 1 (leave it unset for no bound)"));
         }
         let indexes = index::parse_indexes(&self.indexes)?;
+        if let Some(f) = self.fields.iter().flatten().find(|f| f.is_empty()) {
+            return Err(WatchError::invalid(format!("declared field name {f:?} is empty")));
+        }
         let clock = self.clock.unwrap_or_else(|| std::sync::Arc::new(MonotonicClock::new()));
         Ok(WatchCache {
             inner: Arc::new(Inner {
@@ -311,10 +360,15 @@ impl WatchCacheBuilder {
                     next_watcher_id: 0,
                     fresh_waiters: 0,
                     closed: false,
+                    snapshots: VecDeque::new(),
+                    seen_fields: HashSet::new(),
                 }),
                 fresh: Condvar::new(),
+                published: AtomicU64::new(0),
                 clock,
                 fresh_timeout: self.fresh_timeout,
+                bookmark_interval: self.bookmark_interval,
+                declared_fields: self.fields.map(|f| f.into_iter().collect()),
             }),
         })
     }
@@ -367,6 +421,68 @@ struct State {
     fresh_waiters: usize,
     /// Set once by `close`; then every call fails with `Closed`.
     closed: bool,
+    /// Recent list snapshots by resourceVersion, oldest first, at most
+    /// `KEPT_SNAPSHOTS`. Invariant: each is the state at its
+    /// resourceVersion, which is within the window (older ones are dropped
+    /// by writes); emptied by a relist.
+    snapshots: VecDeque<(u64, Store)>,
+    /// Field names writes have carried (used only when no fields were
+    /// declared). Only grows.
+    seen_fields: HashSet<StdArc<str>>,
+}
+
+impl State {
+    /// The state as it was at `rv`, which must lie between the oldest
+    /// accepted resourceVersion and the cache's (the caller checks): a kept
+    /// snapshot, the current state, or the current state with the window's
+    /// events after `rv` undone, newest first (O(k log n) for k events).
+    /// The result is kept for the next page.
+    fn snapshot_at(&mut self, rv: u64) -> Store {
+        if let Some((_, s)) = self.snapshots.iter().find(|(r, _)| *r == rv) {
+            return s.clone();
+        }
+        let mut s = self.store.clone();
+        for ev in self.ring.since(rv).rev() {
+            match &ev.prev {
+                Some(p) => {
+                    s.insert(p.clone());
+                }
+                None => {
+                    s.remove(ev.key());
+                }
+            }
+        }
+        if self.snapshots.len() == KEPT_SNAPSHOTS {
+            self.snapshots.pop_front();
+        }
+        let at = self.snapshots.partition_point(|(r, _)| *r < rv);
+        self.snapshots.insert(at, (rv, s.clone()));
+        s
+    }
+
+    /// Drops kept snapshots that the window no longer covers.
+    fn prune_snapshots(&mut self) {
+        if self.snapshots.is_empty() {
+            return;
+        }
+        let oldest = self.ring.oldest_accepted(self.rv);
+        while self.snapshots.front().is_some_and(|(r, _)| *r < oldest) {
+            self.snapshots.pop_front();
+        }
+    }
+
+    /// Remembers the field names `item` carries (when it does not share
+    /// its field map with `prev`, which was learned already).
+    fn learn_fields(&mut self, item: &Item, prev: Option<&Item>) {
+        if item.fields().is_empty() || prev.is_some_and(|p| item.same_fields(p)) {
+            return;
+        }
+        for k in item.fields().keys() {
+            if !self.seen_fields.contains(k.as_str()) {
+                self.seen_fields.insert(StdArc::from(k.as_str()));
+            }
+        }
+    }
 }
 
 /// The shared body of a [`WatchCache`], also kept alive by its watchers.
@@ -374,8 +490,15 @@ pub(crate) struct Inner {
     state: Mutex<State>,
     /// Notified (all) when `rv` advances or the cache closes.
     fresh: Condvar,
+    /// `State::rv`, stored (Release, with the state's lock held) only after
+    /// the write that set it has been offered to every watcher; watchers
+    /// read it for periodic bookmarks without taking the cache's lock.
+    pub(crate) published: AtomicU64,
     clock: std::sync::Arc<dyn Clock>,
     fresh_timeout: Duration,
+    bookmark_interval: Duration,
+    /// The fields writers extract, if declared.
+    declared_fields: Option<HashSet<String>>,
 }
 
 impl Inner {
@@ -481,6 +604,9 @@ impl WatchCache {
         let st = &mut *st;
         let prev = st.store.get(&obj.key).cloned();
         let item = Item::build(obj, rv, prev.as_ref());
+        if self.inner.declared_fields.is_none() {
+            st.learn_fields(&item, prev.as_ref());
+        }
         match kind {
             EventType::Deleted => {
                 st.store.remove(item.key());
@@ -489,10 +615,12 @@ impl WatchCache {
                 st.store.insert(item.clone());
             }
         }
-        let event = Event { kind, rv, object: item, prev };
+        let event = Event::new(kind, rv, item, prev);
         st.rv = rv;
         st.watchers.retain(|w| w.offer(&event));
+        self.inner.published.store(rv, Ordering::Release);
         st.ring.push(event, now);
+        st.prune_snapshots();
         if st.fresh_waiters > 0 {
             self.inner.fresh.notify_all();
         }
@@ -527,12 +655,19 @@ impl WatchCache {
             )));
         }
         let st = &mut *st;
+        if self.inner.declared_fields.is_none() {
+            for item in &items {
+                st.learn_fields(item, None);
+            }
+        }
         st.store.replace_all(items);
         st.ring.reset(rv);
+        st.snapshots.clear();
         st.rv = rv;
         for w in st.watchers.drain(..) {
             w.close(CloseReason::Relisted { resource_version: rv }, true);
         }
+        self.inner.published.store(rv, Ordering::Release);
         if st.fresh_waiters > 0 {
             self.inner.fresh.notify_all();
         }
@@ -559,6 +694,7 @@ impl WatchCache {
         st.rv = rv;
         let event = Event::bookmark(rv);
         st.watchers.retain(|w| w.offer_bookmark(&event));
+        self.inner.published.store(rv, Ordering::Release);
         if st.fresh_waiters > 0 {
             self.inner.fresh.notify_all();
         }
@@ -659,9 +795,105 @@ impl WatchCache {
         field_selector: &Selector,
         timeout: Duration,
     ) -> Result<(Vec<Item>, u64), WatchError> {
+        let filter = self.filter(label_selector, field_selector)?;
         let st = self.wait_fresh_locked(rv, timeout)?;
-        let filter = Filter::new(label_selector, field_selector);
-        Ok((st.store.select(&filter), st.rv))
+        let (snapshot, at) = (st.store.clone(), st.rv);
+        drop(st);
+        Ok((snapshot.select(&filter), at))
+    }
+
+    /// One page of a list, served from a snapshot: up to `limit` objects
+    /// matching the selectors, in key order, and a continue token while
+    /// more remain. Every page of one listing (the first page and those
+    /// fetched with its tokens) comes from the snapshot the first page
+    /// took, whatever is written in between; taking it is O(1) and a page
+    /// costs O(log n + the items walked), outside the cache's lock.
+    ///
+    /// Which snapshot, as the apiserver decides ([`ListRequest`]):
+    /// - a continue token: the token's; its resourceVersion must still be
+    ///   in the window;
+    /// - resourceVersion 0, not Exact: the current state, and `limit` is
+    ///   ignored (everything in one page, as the apiserver does for "any");
+    /// - N, [`NotOlderThan`](ResourceVersionMatch::NotOlderThan) (the
+    ///   default): the current state once the cache has seen N (waiting up
+    ///   to the freshness timeout);
+    /// - N, [`Exact`](ResourceVersionMatch::Exact): the state at N, which
+    ///   must be in the window (waiting for it as above if the cache has
+    ///   not reached it).
+    ///
+    /// A page may hold fewer than `limit` items (even none) and still carry
+    /// a token: the walk stops after `limit` matches or at the end, and the
+    /// token only says that keys remain.
+    ///
+    /// # Errors
+    /// - [`WatchError::ResourceExpired`] (410) when the token's or the
+    ///   Exact resourceVersion has left the window (list again without it);
+    /// - [`WatchError::TooLargeResourceVersion`] (504) when the cache does
+    ///   not reach the resourceVersion within the timeout;
+    /// - [`WatchError::InvalidArgument`] (400) for a malformed token, a
+    ///   token together with a resourceVersion or Exact, or Exact with
+    ///   resourceVersion 0;
+    /// - [`WatchError::InvalidSelector`] (400) for a field the cache does
+    ///   not extract;
+    /// - [`WatchError::Closed`] after [`close`](WatchCache::close).
+    pub fn list_page(&self, req: &ListRequest) -> Result<ListPage, WatchError> {
+        let filter = self.filter(&req.label_selector, &req.field_selector)?;
+        let timeout = req.timeout.unwrap_or(self.inner.fresh_timeout);
+        let exact = req.resource_version_match == ResourceVersionMatch::Exact;
+        let (snapshot, at, start, limit) = match req.continue_token.as_deref().filter(|t| !t.is_empty()) {
+            Some(tok) => {
+                if req.resource_version != 0 || exact {
+                    return Err(WatchError::invalid(
+                        "specifying a resource version (or resourceVersionMatch=Exact) is not allowed with continue",
+                    ));
+                }
+                let (rv, start) = token::decode(tok)?;
+                let mut st = self.lock_open()?;
+                if rv > st.rv {
+                    return Err(WatchError::invalid(format!(
+                        "continue key is not valid: resource version {rv} is ahead of the cache's {}",
+                        st.rv
+                    )));
+                }
+                st.ring.check(rv, st.rv)?;
+                (st.snapshot_at(rv), rv, Some(start), req.limit)
+            }
+            None if req.resource_version == 0 => {
+                if exact {
+                    return Err(WatchError::invalid("resourceVersionMatch=Exact requires a non-zero resource version"));
+                }
+                let st = self.lock_open()?;
+                (st.store.clone(), st.rv, None, 0)
+            }
+            None => {
+                let rv = req.resource_version;
+                let mut st = self.wait_fresh_locked(rv, timeout)?;
+                if exact {
+                    st.ring.check(rv, st.rv)?;
+                    (st.snapshot_at(rv), rv, None, req.limit)
+                } else if req.limit == 0 {
+                    (st.store.clone(), st.rv, None, 0)
+                } else {
+                    let at = st.rv;
+                    (st.snapshot_at(at), at, None, req.limit)
+                }
+            }
+        };
+        let (items, next) = snapshot.page(&filter, start.as_deref(), limit);
+        Ok(ListPage { items, resource_version: at, continue_token: next.map(|k| token::encode(at, &k)) })
+    }
+
+    /// The filter for a list or a watch, after checking the field selector
+    /// against the fields the cache extracts.
+    fn filter(&self, labels: &Selector, fields: &Selector) -> Result<Filter, WatchError> {
+        if !fields.is_empty() {
+            let st = sync::lock(&self.inner.state);
+            fields.check_fields(|name| match &self.inner.declared_fields {
+                Some(declared) => declared.contains(name) || st.store.has_field_index(name),
+                None => st.seen_fields.is_empty() || st.seen_fields.contains(name) || st.store.has_field_index(name),
+            })?;
+        }
+        Ok(Filter::new(labels, fields))
     }
 
     /// The current object under `key`, after waiting (up to the configured
@@ -687,15 +919,24 @@ impl WatchCache {
     /// the current state as ADDED events), then live ones. An `rv` the
     /// cache has not reached yet is fine: the stream starts after it.
     ///
+    /// With [`WatchOptions::send_initial_events`] (a streaming list) the
+    /// watcher starts instead with the matching current state as ADDED
+    /// events and a BOOKMARK marked [`Event::initial_events_end`], all at
+    /// the cache's resourceVersion, then the changes after it. A non-zero
+    /// `rv` then means "not older than": the call first waits until the
+    /// cache has seen it, up to the freshness timeout.
+    ///
     /// The backlog is taken under the cache's lock as handles (O(k) for k
-    /// events or matching items, plus a sort by key for `rv = 0`), so the
-    /// watcher starts exactly where the backlog ends.
+    /// events or matching items), so the watcher starts exactly where the
+    /// backlog ends.
     ///
     /// # Errors
     /// [`WatchError::ResourceExpired`] as for
-    /// [`events_since`](WatchCache::events_since);
-    /// [`WatchError::InvalidArgument`] for a buffer of 0;
-    /// [`WatchError::Closed`] after [`close`](WatchCache::close).
+    /// [`events_since`](WatchCache::events_since) (never with initial
+    /// events); [`WatchError::TooLargeResourceVersion`] when initial events
+    /// wait in vain; [`WatchError::InvalidArgument`] for a buffer of 0;
+    /// [`WatchError::InvalidSelector`] for a field the cache does not
+    /// extract; [`WatchError::Closed`] after [`close`](WatchCache::close).
     pub fn watch(
         &self,
         rv: u64,
@@ -706,18 +947,27 @@ impl WatchCache {
         if options.buffer == 0 {
             return Err(WatchError::invalid("watch buffer must be at least 1"));
         }
-        let filter = Filter::new(label_selector, field_selector);
-        let mut st = self.lock_open()?;
+        let filter = self.filter(label_selector, field_selector)?;
+        let mut st = if options.send_initial_events && rv != 0 {
+            self.wait_fresh_locked(rv, options.fresh_timeout.unwrap_or(self.inner.fresh_timeout))?
+        } else {
+            self.lock_open()?
+        };
         let st_ref = &mut *st;
         let id = st_ref.next_watcher_id;
-        let (start_rv, backlog) = if rv == 0 {
+        let (start_rv, backlog) = if options.send_initial_events {
+            let mut backlog = snapshot(st_ref, &filter);
+            backlog.push_back(Event::end_of_initial_events(st_ref.rv));
+            (st_ref.rv, backlog)
+        } else if rv == 0 {
             (st_ref.rv, snapshot(st_ref, &filter))
         } else {
             st_ref.ring.check(rv, st_ref.rv)?;
             let backlog = st_ref.ring.since(rv).filter_map(|e| watcher::project(&filter, e)).collect();
             (rv, backlog)
         };
-        let shared = Arc::new(WatcherShared::new(id, filter, &options, start_rv, backlog));
+        let every = options.bookmark_interval.unwrap_or(self.inner.bookmark_interval);
+        let shared = Arc::new(WatcherShared::new(id, filter, &options, Some(every), start_rv, backlog));
         st_ref.next_watcher_id += 1;
         st_ref.watchers.push(Arc::clone(&shared));
         drop(st);
@@ -766,6 +1016,111 @@ impl WatchCache {
     }
 }
 
+/// How a list's resourceVersion is matched, as the apiserver's
+/// `resourceVersionMatch`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ResourceVersionMatch {
+    /// The state at the resourceVersion or any later one (the cache's
+    /// current state once it has seen it). The default.
+    #[default]
+    NotOlderThan,
+    /// The state exactly at the resourceVersion, which must still be in
+    /// the window.
+    Exact,
+}
+
+/// What [`WatchCache::list_page`] lists: build with [`ListRequest::new`]
+/// and the setters. The defaults list everything at resourceVersion 0 in
+/// one page.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListRequest {
+    /// The most items in a page; 0 for no limit.
+    pub limit: usize,
+    /// The token of the previous page, if this continues a listing.
+    pub continue_token: Option<String>,
+    /// The resourceVersion (0: any).
+    pub resource_version: u64,
+    /// How `resource_version` is matched.
+    pub resource_version_match: ResourceVersionMatch,
+    /// Labels the items must match.
+    pub label_selector: Selector,
+    /// Fields the items must match.
+    pub field_selector: Selector,
+    /// How long to wait for the resourceVersion; `None`: the cache's
+    /// freshness timeout.
+    pub timeout: Option<Duration>,
+}
+
+impl ListRequest {
+    /// Everything, at resourceVersion 0, in one page.
+    pub fn new() -> Self {
+        ListRequest::default()
+    }
+
+    /// Sets [`limit`](ListRequest::limit).
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Sets [`continue_token`](ListRequest::continue_token).
+    #[must_use]
+    pub fn continue_token(mut self, token: impl Into<String>) -> Self {
+        self.continue_token = Some(token.into());
+        self
+    }
+
+    /// Sets [`resource_version`](ListRequest::resource_version).
+    #[must_use]
+    pub fn resource_version(mut self, rv: u64) -> Self {
+        self.resource_version = rv;
+        self
+    }
+
+    /// Sets [`resource_version_match`](ListRequest::resource_version_match).
+    #[must_use]
+    pub fn resource_version_match(mut self, m: ResourceVersionMatch) -> Self {
+        self.resource_version_match = m;
+        self
+    }
+
+    /// Sets [`label_selector`](ListRequest::label_selector).
+    #[must_use]
+    pub fn label_selector(mut self, s: Selector) -> Self {
+        self.label_selector = s;
+        self
+    }
+
+    /// Sets [`field_selector`](ListRequest::field_selector).
+    #[must_use]
+    pub fn field_selector(mut self, s: Selector) -> Self {
+        self.field_selector = s;
+        self
+    }
+
+    /// Sets [`timeout`](ListRequest::timeout).
+    #[must_use]
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+}
+
+/// One page from [`WatchCache::list_page`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListPage {
+    /// The items, in key order.
+    pub items: Vec<Item>,
+    /// The resourceVersion of the snapshot every page of the listing
+    /// comes from.
+    pub resource_version: u64,
+    /// Pass it back for the next page; `None` on the last one. Opaque.
+    pub continue_token: Option<String>,
+}
+
 impl Drop for WatchCache {
     fn drop(&mut self) {
         self.close();
@@ -775,9 +1130,5 @@ impl Drop for WatchCache {
 /// The current state matching `filter` as ADDED events at the cache's
 /// resourceVersion, sorted by key.
 fn snapshot(st: &State, filter: &Filter) -> VecDeque<Event> {
-    st.store
-        .select(filter)
-        .into_iter()
-        .map(|item| Event { kind: EventType::Added, rv: st.rv, object: item, prev: None })
-        .collect()
+    st.store.select(filter).into_iter().map(|item| Event::new(EventType::Added, st.rv, item, None)).collect()
 }

@@ -190,7 +190,7 @@ impl Ring {
 
     /// The buffered events with resourceVersion greater than `rv`, oldest
     /// first, found by binary search.
-    pub(crate) fn since(&self, rv: u64) -> impl Iterator<Item = &Event> {
+    pub(crate) fn since(&self, rv: u64) -> impl DoubleEndedIterator<Item = &Event> {
         let start = self.slots.partition_point(|s| s.event.rv <= rv);
         self.slots.range(start..).map(|s| &s.event)
     }

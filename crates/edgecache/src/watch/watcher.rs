@@ -10,14 +10,14 @@
 //! Lock order: cache, then watcher; never the reverse.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Inner;
 use super::clock::Deadline;
 use super::error::{CloseReason, WatchError};
 use super::event::{Event, EventType};
 use super::selector::Filter;
-use crate::sync::{self, Arc, Condvar, Mutex};
+use crate::sync::{self, Arc, AtomicU64, Condvar, Mutex, Ordering};
 
 /// The buffer a watcher gets unless [`WatchOptions::buffer`] says otherwise:
 /// 1024 live events (about 16 KiB of handles, the events themselves being
@@ -29,25 +29,52 @@ pub const DEFAULT_WATCH_BUFFER: usize = 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WatchOptions {
-    /// Deliver BOOKMARK events made by [`WatchCache::bookmark`](super::WatchCache::bookmark).
-    /// Default false.
+    /// Deliver BOOKMARK events: one every bookmark interval (see
+    /// [`bookmark_interval`](WatchOptions::bookmark_interval)) at the
+    /// cache's resourceVersion while the watcher is read, and one for each
+    /// [`WatchCache::bookmark`](super::WatchCache::bookmark), whether or
+    /// not any event matched the watcher's selectors. Default false.
     pub bookmarks: bool,
+    /// Start with the current state (Kubernetes' streaming list,
+    /// `sendInitialEvents=true`): the matching objects as ADDED events at
+    /// one resourceVersion, then a BOOKMARK whose
+    /// [`Event::initial_events_end`] is true, then the changes after it.
+    /// With a non-zero resourceVersion the watch first waits (up to
+    /// [`fresh_timeout`](WatchOptions::fresh_timeout)) until the cache has
+    /// seen it. The end bookmark is sent even without
+    /// [`bookmarks`](WatchOptions::bookmarks). Default false.
+    pub send_initial_events: bool,
     /// How many live events the watcher may hold unread before it is closed
     /// with [`CloseReason::FellBehind`]. Must be at least 1. The initial
     /// events (the backlog from the window, or the current state for
     /// resourceVersion 0) do not count against it. Default
     /// [`DEFAULT_WATCH_BUFFER`].
     pub buffer: usize,
+    /// The period of this watcher's bookmarks; `None` (the default) takes
+    /// the cache's ([`WatchCacheBuilder::bookmark_interval`](super::WatchCacheBuilder::bookmark_interval)),
+    /// `Some(ZERO)` sends none but those of [`WatchCache::bookmark`](super::WatchCache::bookmark).
+    pub bookmark_interval: Option<Duration>,
+    /// How long a watch with [`send_initial_events`](WatchOptions::send_initial_events)
+    /// waits for its resourceVersion; `None` (the default) takes the
+    /// cache's freshness timeout.
+    pub fresh_timeout: Option<Duration>,
 }
 
 impl Default for WatchOptions {
     fn default() -> Self {
-        WatchOptions { bookmarks: false, buffer: DEFAULT_WATCH_BUFFER }
+        WatchOptions {
+            bookmarks: false,
+            send_initial_events: false,
+            buffer: DEFAULT_WATCH_BUFFER,
+            bookmark_interval: None,
+            fresh_timeout: None,
+        }
     }
 }
 
 impl WatchOptions {
-    /// The defaults: no bookmarks, a buffer of [`DEFAULT_WATCH_BUFFER`].
+    /// The defaults: no bookmarks, no initial events, a buffer of
+    /// [`DEFAULT_WATCH_BUFFER`].
     pub fn new() -> Self {
         WatchOptions::default()
     }
@@ -59,10 +86,31 @@ impl WatchOptions {
         self
     }
 
+    /// Sets [`send_initial_events`](WatchOptions::send_initial_events).
+    #[must_use]
+    pub fn send_initial_events(mut self, on: bool) -> Self {
+        self.send_initial_events = on;
+        self
+    }
+
     /// Sets [`buffer`](WatchOptions::buffer).
     #[must_use]
     pub fn buffer(mut self, events: usize) -> Self {
         self.buffer = events;
+        self
+    }
+
+    /// Sets [`bookmark_interval`](WatchOptions::bookmark_interval).
+    #[must_use]
+    pub fn bookmark_interval(mut self, every: Duration) -> Self {
+        self.bookmark_interval = Some(every);
+        self
+    }
+
+    /// Sets [`fresh_timeout`](WatchOptions::fresh_timeout).
+    #[must_use]
+    pub fn fresh_timeout(mut self, timeout: Duration) -> Self {
+        self.fresh_timeout = Some(timeout);
         self
     }
 }
@@ -78,13 +126,25 @@ pub(crate) fn project(f: &Filter, ev: &Event) -> Option<Event> {
     let old = ev.prev.as_ref().is_some_and(|p| f.matches(p.labels(), p.fields()));
     match (cur, old) {
         (false, false) => None,
-        (true, false) => Some(Event { kind: EventType::Added, rv: ev.rv, object: ev.object.clone(), prev: None }),
-        (true, true) => {
-            Some(Event { kind: EventType::Modified, rv: ev.rv, object: ev.object.clone(), prev: ev.prev.clone() })
-        }
+        (true, false) => Some(Event::new(EventType::Added, ev.rv, ev.object.clone(), None)),
+        (true, true) => Some(Event::new(EventType::Modified, ev.rv, ev.object.clone(), ev.prev.clone())),
         (false, true) if ev.kind == EventType::Deleted => Some(ev.clone()),
-        (false, true) => Some(Event { kind: EventType::Deleted, rv: ev.rv, object: ev.prev.clone()?, prev: None }),
+        (false, true) => Some(Event::new(EventType::Deleted, ev.rv, ev.prev.clone()?, None)),
     }
+}
+
+/// When watcher `id`'s bookmark after one at `now` is due: one period
+/// later, less a jitter of up to a tenth of it (fixed per watcher), so
+/// watchers started together do not all wake in the same instant.
+fn bookmark_after(id: u64, every: Option<Duration>, now: Instant) -> Option<Instant> {
+    let every = every?;
+    // splitmix64 of the id: a well-spread fraction per watcher.
+    let mut h = id.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^= h >> 31;
+    let jitter = every / 10_000 * u32::try_from(h % 1000).unwrap_or(0);
+    now.checked_add(every.saturating_sub(jitter))
 }
 
 /// What the watcher's mutex guards.
@@ -101,6 +161,11 @@ struct WatcherState {
     /// Readers blocked on the condition variable; writers notify only when
     /// this is non-zero.
     waiting: usize,
+    /// The resourceVersion of the last event read (initially the start).
+    /// Invariant: a periodic bookmark is never below it.
+    last_rv: u64,
+    /// When the next periodic bookmark is due; `None`: never.
+    next_bookmark: Option<Instant>,
 }
 
 /// The part of a watcher the cache keeps in its registry.
@@ -111,6 +176,8 @@ pub(crate) struct WatcherShared {
     bookmarks: bool,
     /// Live-event capacity. Invariant: `>= 1`.
     buffer: usize,
+    /// The period of periodic bookmarks; `None` when there are none.
+    bookmark_every: Option<Duration>,
     /// The stream carries events with resourceVersion greater than this.
     start_rv: u64,
     state: Mutex<WatcherState>,
@@ -119,22 +186,51 @@ pub(crate) struct WatcherShared {
 
 impl WatcherShared {
     /// A registered-to-be watcher holding `backlog` as its first events.
+    /// `bookmark_every` is the resolved period (`None`: no periodic
+    /// bookmarks).
     pub(crate) fn new(
         id: u64,
         filter: Filter,
         options: &WatchOptions,
+        bookmark_every: Option<Duration>,
         start_rv: u64,
         backlog: VecDeque<Event>,
     ) -> Self {
+        let bookmark_every = bookmark_every.filter(|d| options.bookmarks && !d.is_zero());
+        let first = bookmark_after(id, bookmark_every, Instant::now());
         WatcherShared {
             id,
             filter,
             bookmarks: options.bookmarks,
             buffer: options.buffer,
+            bookmark_every,
             start_rv,
-            state: Mutex::new(WatcherState { backlog: backlog.len(), queue: backlog, closed: None, waiting: 0 }),
+            state: Mutex::new(WatcherState {
+                backlog: backlog.len(),
+                queue: backlog,
+                closed: None,
+                waiting: 0,
+                last_rv: start_rv,
+                next_bookmark: first,
+            }),
             ready: Condvar::new(),
         }
+    }
+
+    fn schedule_bookmark(&self, now: Instant) -> Option<Instant> {
+        bookmark_after(self.id, self.bookmark_every, now)
+    }
+
+    /// Whether a periodic bookmark due at `due` should go out now. Under
+    /// loom time does not pass, so a scheduled bookmark is always due.
+    #[cfg(not(loom))]
+    fn bookmark_due(due: Instant) -> bool {
+        Instant::now() >= due
+    }
+
+    #[cfg(loom)]
+    fn bookmark_due(_due: Instant) -> bool {
+        true
     }
 
     /// Offers a live event; called by a writer holding the cache's lock.
@@ -206,30 +302,53 @@ impl WatcherShared {
         self.wake(&st);
     }
 
-    /// The next event: `Ok(Some)` if one is queued or arrives before the
-    /// deadline; `Ok(None)` when the deadline passes; `Err(Closed)` when the
-    /// queue is empty and the watcher closed. `None` as deadline means "do
-    /// not wait".
-    fn next_until(&self, deadline: Option<Deadline>) -> Result<Option<Event>, WatchError> {
+    /// The next event: `Ok(Some)` if one is queued, a periodic bookmark is
+    /// due, or either happens before the deadline; `Ok(None)` when the
+    /// deadline passes; `Err(Closed)` when the queue is empty and the
+    /// watcher closed. `None` as deadline means "do not wait".
+    ///
+    /// `published` is the cache's resourceVersion as writers publish it
+    /// after offering each event to every watcher. A periodic bookmark
+    /// carries the value read while this watcher's lock is held and its
+    /// queue is empty: any event at or below it was offered before it was
+    /// published, so it is either already read or did not concern this
+    /// watcher. So a bookmark never overtakes an event it should follow.
+    fn next_until(&self, deadline: Option<Deadline>, published: &AtomicU64) -> Result<Option<Event>, WatchError> {
         let mut st = sync::lock(&self.state);
         loop {
             if let Some(ev) = st.queue.pop_front() {
                 st.backlog = st.backlog.saturating_sub(1);
+                st.last_rv = st.last_rv.max(ev.rv);
                 return Ok(Some(ev));
             }
             if let Some(reason) = &st.closed {
                 return Err(WatchError::closed(reason.clone()));
             }
+            if let Some(due) = st.next_bookmark.filter(|d| Self::bookmark_due(*d)) {
+                st.next_bookmark = self.schedule_bookmark(Instant::now().max(due));
+                let rv = published.load(Ordering::Acquire);
+                // Nothing to report before the cache has seen anything (the
+                // apiserver too waits for its first event).
+                if rv > 0 && rv >= st.last_rv {
+                    st.last_rv = rv;
+                    return Ok(Some(Event::bookmark(rv)));
+                }
+            }
             let Some(deadline) = deadline else {
                 return Ok(None);
             };
+            let user_left = deadline.remaining();
+            if user_left.is_some_and(|d| d.is_zero()) {
+                return Ok(None);
+            }
+            let bookmark_left = st.next_bookmark.map(|t| t.saturating_duration_since(Instant::now()));
+            let left = match (user_left, bookmark_left) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             st.waiting += 1;
-            st = match deadline.remaining() {
+            st = match left {
                 None => sync::wait(&self.ready, st),
-                Some(left) if left.is_zero() => {
-                    st.waiting -= 1;
-                    return Ok(None);
-                }
                 Some(left) => sync::wait_timeout(&self.ready, st, left),
             };
             st.waiting -= 1;
@@ -281,7 +400,7 @@ impl Watcher {
     /// [`WatchError::Closed`] with the reason, once nothing is left to
     /// deliver.
     pub fn next(&self) -> Result<Event, WatchError> {
-        match self.shared.next_until(Some(Deadline::never()))? {
+        match self.shared.next_until(Some(Deadline::never()), &self.cache.published)? {
             Some(ev) => Ok(ev),
             // Unreachable: without a deadline the wait only ends with an
             // event or a close. Report it as a close rather than panic.
@@ -296,7 +415,7 @@ impl Watcher {
     /// [`WatchError::Closed`] with the reason, once nothing is left to
     /// deliver.
     pub fn next_timeout(&self, timeout: Duration) -> Result<Option<Event>, WatchError> {
-        self.shared.next_until(Some(Deadline::after(timeout)))
+        self.shared.next_until(Some(Deadline::after(timeout)), &self.cache.published)
     }
 
     /// The next event if one is ready, without blocking.
@@ -305,7 +424,7 @@ impl Watcher {
     /// [`WatchError::Closed`] with the reason, once nothing is left to
     /// deliver.
     pub fn try_next(&self) -> Result<Option<Event>, WatchError> {
-        self.shared.next_until(None)
+        self.shared.next_until(None, &self.cache.published)
     }
 
     /// Closes the watcher: discards what it holds, wakes any thread blocked

@@ -206,6 +206,13 @@ impl Selector {
         Ok(Selector { reqs })
     }
 
+    /// Both selectors' requirements: matches what both match.
+    #[must_use]
+    pub fn and(mut self, other: Selector) -> Self {
+        self.reqs.extend(other.reqs);
+        self
+    }
+
     /// True when the selector has no requirement and matches everything.
     pub fn is_empty(&self) -> bool {
         self.reqs.is_empty()

@@ -67,7 +67,7 @@ loom: ## Model-check Flight, the watch cache's hand-offs and the shard lock with
 sanitize: ## Concurrency and stress tests under AddressSanitizer (nightly)
 	RUSTFLAGS="-Zsanitizer=address --cfg edgecache_sanitize" RUSTDOCFLAGS="-Zsanitizer=address" CARGO_TARGET_DIR=target/asan \
 	  $(CARGO) +nightly test -p edgecache --target x86_64-unknown-linux-gnu \
-	  --test flight --test cache --test group --test stress --test watch --test watch_stress
+	  --test flight --test cache --test group --test stress --test watch --test watch_stress --test watch_protocol_stress
 
 bench: ## Criterion benchmarks next to the peers (see docs/benchmarks.md)
 	$(CARGO) bench -p edgecache

@@ -108,7 +108,8 @@ impl WatchError {
     /// [`ResourceExpired`](WatchError::ResourceExpired), 504 for
     /// [`TooLargeResourceVersion`](WatchError::TooLargeResourceVersion), 503
     /// for [`Closed`](WatchError::Closed), 400 for
-    /// [`InvalidArgument`](WatchError::InvalidArgument).
+    /// [`InvalidArgument`](WatchError::InvalidArgument) and
+    /// [`InvalidSelector`](WatchError::InvalidSelector).
     pub fn code(&self) -> u16 {
         match self {
             WatchError::ResourceExpired { .. } => 410,

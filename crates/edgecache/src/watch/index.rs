@@ -83,6 +83,12 @@ impl Index {
     }
 }
 
+/// A full page and the key of its last item.
+fn last_key(page: Vec<Item>) -> (Vec<Item>, Option<Arc<str>>) {
+    let last = page.last().map(|it| Arc::clone(it.key_arc()));
+    (page, last)
+}
+
 /// Parses index declarations such as `"label:app"`, `"field:spec.nodeName"`.
 /// Duplicates are merged.
 pub(crate) fn parse_indexes(specs: &[String]) -> Result<Vec<(bool, String)>, WatchError> {
@@ -192,9 +198,10 @@ impl Store {
 
     /// Up to `limit` items (0: no limit) matching `filter`, in key order,
     /// starting at key `start` (inclusive; `None`: the first key). The
-    /// second value is the key to start the next page at when the walk
-    /// stopped at the limit with keys left to look at (some of which may
-    /// not match: a last page may be empty), `None` when the walk is done.
+    /// second value is set when the walk stopped at the limit with keys
+    /// left to look at (some of which may not match: a last page may be
+    /// empty): the key of the page's last item; `None` when the walk is
+    /// done.
     pub(crate) fn page(&self, filter: &Filter, start: Start<'_>, limit: usize) -> (Vec<Item>, Option<Arc<str>>) {
         let lower = start.map_or(Bound::Unbounded, Bound::Included);
         let mut out = Vec::new();
@@ -204,7 +211,7 @@ impl Store {
                 let mut walk = keys.range::<_, str>((lower, Bound::Unbounded));
                 for k in walk.by_ref() {
                     if limit != 0 && out.len() == limit {
-                        return (out, Some(Arc::clone(k)));
+                        return last_key(out);
                     }
                     if let Some(it) = self.items.get(&**k).filter(|it| want(it)) {
                         out.push(it.clone());
@@ -213,9 +220,9 @@ impl Store {
             }
             None => {
                 let everything = filter.is_everything();
-                for (k, it) in self.items.range::<_, str>((lower, Bound::Unbounded)) {
+                for (_, it) in self.items.range::<_, str>((lower, Bound::Unbounded)) {
                     if limit != 0 && out.len() == limit {
-                        return (out, Some(Arc::clone(k)));
+                        return last_key(out);
                     }
                     if everything || want(it) {
                         out.push(it.clone());

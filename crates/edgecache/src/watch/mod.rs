@@ -77,11 +77,39 @@
 //! default [`DEFAULT_WATCH_BUFFER`]) and one that fills it is closed with
 //! [`CloseReason::FellBehind`], never given a gap or a duplicate. A relist
 //! closes every watcher ([`CloseReason::Relisted`]), as the Kubernetes
-//! cacher terminates all watchers before relisting. Bookmarks are explicit:
-//! [`WatchCache::bookmark(rv)`](WatchCache::bookmark) (call it when the
-//! upstream reports progress, or on a timer) sends a BOOKMARK to every
-//! watcher that asked for them ([`WatchOptions::bookmarks`]); a full buffer
-//! skips a bookmark rather than closing.
+//! cacher terminates all watchers before relisting.
+//!
+//! # Bookmarks and streaming lists
+//! A watcher that asked for bookmarks ([`WatchOptions::bookmarks`]) gets a
+//! BOOKMARK at the cache's resourceVersion every bookmark interval
+//! ([`WatchCacheBuilder::bookmark_interval`], default 60 s, jittered), and
+//! one for every [`WatchCache::bookmark(rv)`](WatchCache::bookmark) (call it
+//! when the upstream reports progress), whether or not any event matched
+//! its selectors, so a quiet selective watcher can always resume without a
+//! 410. Periodic bookmarks are made by the reader when it reads (no timer
+//! thread, nothing added to a write): a watcher nobody reads accumulates
+//! none. They never go back, never overtake an event they should follow,
+//! never occupy the window and never count against its bytes; a full
+//! buffer skips a bookmark rather than closing. A streaming list
+//! ([`WatchOptions::send_initial_events`], Kubernetes' `sendInitialEvents`)
+//! starts with the matching state as ADDED events and a BOOKMARK marked
+//! [`Event::initial_events_end`], all at one resourceVersion.
+//!
+//! # Lists from snapshots
+//! The current state is a persistent B-tree, so [`WatchCache::list_page`]
+//! takes a snapshot in O(1), pages through it in key order with opaque
+//! continue tokens (the apiserver's format), and serves every page of a
+//! listing from its first page's snapshot. Older snapshots inside the
+//! window are rebuilt by undoing the window's events, so `Exact` lists and
+//! continue tokens work for any resourceVersion the window still covers and
+//! expire with 410 once it leaves.
+//!
+//! # Selectors
+//! [`Selector::parse`] and [`Selector::parse_fields`] take Kubernetes'
+//! syntax (`in`, `notin`, `!=`, existence). A field selector on a field the
+//! cache does not extract fails with [`WatchError::InvalidSelector`]; declare
+//! the extracted fields with [`WatchCacheBuilder::fields`] (without a
+//! declaration the cache learns them from the writes).
 //!
 //! # Thread safety
 //! [`WatchCache`] and [`Watcher`] are `Send + Sync`; every method takes
@@ -120,8 +148,17 @@
 //!   object); the previous object is available as
 //!   [`Event::prev_object`].
 //! - Writes whose resourceVersion does not increase are rejected.
-//! - Bookmarks go out when [`WatchCache::bookmark`] is called, not on a
-//!   timer of the cache's own.
+//! - Periodic bookmarks are made when a watcher is read, not by a
+//!   dispatcher tick; the end-of-initial-events bookmark is sent even to a
+//!   watcher that did not ask for bookmarks; `send_initial_events = false`
+//!   with resourceVersion 0 keeps the legacy meaning (the state as ADDED
+//!   events); watch from [`WatchCache::resource_version`] for "now, no
+//!   state".
+//! - Errors after a watch started are not in-stream ERROR events: a watch
+//!   that cannot start fails with the error, one that ends closes with a
+//!   [`CloseReason`].
+//! - No fallback to another store: a consistent list the cache cannot
+//!   serve in time is a 504, never a read from elsewhere.
 //!
 //! # Panics
 //! No method panics on any input. A panic inside a user-supplied [`Clock`]
@@ -701,6 +738,13 @@ impl WatchCache {
         Ok(())
     }
 
+    /// How long [`list`](WatchCache::list), [`get`](WatchCache::get),
+    /// [`list_page`](WatchCache::list_page) and streaming watches wait for
+    /// freshness unless told otherwise (the builder's `fresh_timeout`).
+    pub fn fresh_timeout(&self) -> Duration {
+        self.inner.fresh_timeout
+    }
+
     /// The newest resourceVersion the cache has seen.
     pub fn resource_version(&self) -> u64 {
         sync::lock(&self.inner.state).rv
@@ -811,15 +855,19 @@ impl WatchCache {
     ///
     /// Which snapshot, as the apiserver decides ([`ListRequest`]):
     /// - a continue token: the token's; its resourceVersion must still be
-    ///   in the window;
+    ///   in the window (a token with the apiserver's `rv: -1` continues in
+    ///   the current state);
     /// - resourceVersion 0, not Exact: the current state, and `limit` is
     ///   ignored (everything in one page, as the apiserver does for "any");
-    /// - N, [`NotOlderThan`](ResourceVersionMatch::NotOlderThan) (the
-    ///   default): the current state once the cache has seen N (waiting up
-    ///   to the freshness timeout);
+    /// - N, [`NotOlderThan`](ResourceVersionMatch::NotOlderThan): the
+    ///   current state once the cache has seen N (waiting up to the
+    ///   freshness timeout);
     /// - N, [`Exact`](ResourceVersionMatch::Exact): the state at N, which
     ///   must be in the window (waiting for it as above if the cache has
-    ///   not reached it).
+    ///   not reached it);
+    /// - N with the match unset: Exact when a `limit` is given, else
+    ///   NotOlderThan (the apiserver's rule for older clients, which
+    ///   client-go's reflector relies on when it relists in pages).
     ///
     /// A page may hold fewer than `limit` items (even none) and still carry
     /// a token: the walk stops after `limit` matches or at the end, and the
@@ -839,16 +887,26 @@ impl WatchCache {
     pub fn list_page(&self, req: &ListRequest) -> Result<ListPage, WatchError> {
         let filter = self.filter(&req.label_selector, &req.field_selector)?;
         let timeout = req.timeout.unwrap_or(self.inner.fresh_timeout);
-        let exact = req.resource_version_match == ResourceVersionMatch::Exact;
+        let exact = match req.resource_version_match {
+            Some(m) => m == ResourceVersionMatch::Exact,
+            // The apiserver's legacy rule: a paged list at a resourceVersion
+            // is an exact one.
+            None => req.limit > 0 && req.resource_version > 0 && req.continue_token.is_none(),
+        };
+        let exact_asked = req.resource_version_match == Some(ResourceVersionMatch::Exact);
         let (snapshot, at, start, limit) = match req.continue_token.as_deref().filter(|t| !t.is_empty()) {
             Some(tok) => {
-                if req.resource_version != 0 || exact {
+                if req.resource_version != 0 || exact_asked {
                     return Err(WatchError::invalid(
                         "specifying a resource version (or resourceVersionMatch=Exact) is not allowed with continue",
                     ));
                 }
                 let (rv, start) = token::decode(tok)?;
                 let mut st = self.lock_open()?;
+                let Some(rv) = rv else {
+                    let at = st.rv;
+                    return Ok(page_of(st.snapshot_at(at), at, &filter, Some(start), req.limit));
+                };
                 if rv > st.rv {
                     return Err(WatchError::invalid(format!(
                         "continue key is not valid: resource version {rv} is ahead of the cache's {}",
@@ -859,7 +917,7 @@ impl WatchCache {
                 (st.snapshot_at(rv), rv, Some(start), req.limit)
             }
             None if req.resource_version == 0 => {
-                if exact {
+                if exact_asked {
                     return Err(WatchError::invalid("resourceVersionMatch=Exact requires a non-zero resource version"));
                 }
                 let st = self.lock_open()?;
@@ -879,8 +937,7 @@ impl WatchCache {
                 }
             }
         };
-        let (items, next) = snapshot.page(&filter, start.as_deref(), limit);
-        Ok(ListPage { items, resource_version: at, continue_token: next.map(|k| token::encode(at, &k)) })
+        Ok(page_of(snapshot, at, &filter, start, limit))
     }
 
     /// The filter for a list or a watch, after checking the field selector
@@ -1018,11 +1075,10 @@ impl WatchCache {
 
 /// How a list's resourceVersion is matched, as the apiserver's
 /// `resourceVersionMatch`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ResourceVersionMatch {
     /// The state at the resourceVersion or any later one (the cache's
-    /// current state once it has seen it). The default.
-    #[default]
+    /// current state once it has seen it).
     NotOlderThan,
     /// The state exactly at the resourceVersion, which must still be in
     /// the window.
@@ -1041,8 +1097,10 @@ pub struct ListRequest {
     pub continue_token: Option<String>,
     /// The resourceVersion (0: any).
     pub resource_version: u64,
-    /// How `resource_version` is matched.
-    pub resource_version_match: ResourceVersionMatch,
+    /// How `resource_version` is matched; `None` (unset): Exact for a
+    /// paged list at a non-zero resourceVersion, else NotOlderThan, as the
+    /// apiserver.
+    pub resource_version_match: Option<ResourceVersionMatch>,
     /// Labels the items must match.
     pub label_selector: Selector,
     /// Fields the items must match.
@@ -1082,7 +1140,7 @@ impl ListRequest {
     /// Sets [`resource_version_match`](ListRequest::resource_version_match).
     #[must_use]
     pub fn resource_version_match(mut self, m: ResourceVersionMatch) -> Self {
-        self.resource_version_match = m;
+        self.resource_version_match = Some(m);
         self
     }
 
@@ -1125,6 +1183,12 @@ impl Drop for WatchCache {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// One page of `snapshot` (at `at`) from key `start`, with its token.
+fn page_of(snapshot: Store, at: u64, filter: &Filter, start: Option<String>, limit: usize) -> ListPage {
+    let (items, last) = snapshot.page(filter, start.as_deref(), limit);
+    ListPage { items, resource_version: at, continue_token: last.map(|k| token::encode(at, &k)) }
 }
 
 /// The current state matching `filter` as ADDED events at the cache's

@@ -166,6 +166,10 @@ struct WatcherState {
     last_rv: u64,
     /// When the next periodic bookmark is due; `None`: never.
     next_bookmark: Option<Instant>,
+    /// The resourceVersion of the end-of-initial-events bookmark, if the
+    /// stream has one: a periodic bookmark there would say nothing new
+    /// (the apiserver drops those too).
+    initial_end_rv: Option<u64>,
 }
 
 /// The part of a watcher the cache keeps in its registry.
@@ -212,6 +216,7 @@ impl WatcherShared {
                 waiting: 0,
                 last_rv: start_rv,
                 next_bookmark: first,
+                initial_end_rv: options.send_initial_events.then_some(start_rv),
             }),
             ready: Condvar::new(),
         }
@@ -329,7 +334,7 @@ impl WatcherShared {
                 let rv = published.load(Ordering::Acquire);
                 // Nothing to report before the cache has seen anything (the
                 // apiserver too waits for its first event).
-                if rv > 0 && rv >= st.last_rv {
+                if rv > 0 && rv >= st.last_rv && st.initial_end_rv != Some(rv) {
                     st.last_rv = rv;
                     return Ok(Some(Event::bookmark(rv)));
                 }

@@ -57,6 +57,25 @@
 #define EDGECACHE_POLL_INTERVAL_MS 20
 
 /**
+ * `resource_version_match` not set (the default): Exact for a list with a
+ * `limit` at a non-zero resourceVersion, NotOlderThan otherwise (the
+ * apiserver's rule, which client-go's paged relists rely on).
+ */
+#define EDGECACHE_MATCH_UNSET 0
+
+/**
+ * `resource_version_match`: the state at the resourceVersion or any later
+ * one (the cache's current state once it has seen it).
+ */
+#define EDGECACHE_MATCH_NOT_OLDER_THAN 1
+
+/**
+ * `resource_version_match`: the state exactly at the resourceVersion,
+ * which must still be in the window (else `EDGECACHE_RESOURCE_EXPIRED`).
+ */
+#define EDGECACHE_MATCH_EXACT 2
+
+/**
  * Event type: an object was added (or, for a watch from 0, already existed).
  */
 #define EDGECACHE_EVENT_ADDED 1
@@ -170,6 +189,12 @@ typedef enum edgecache_status {
    * example a Go context was cancelled). The load goes on for the others.
    */
   EDGECACHE_CANCELLED = 15,
+  /**
+   * A label or field selector could not be parsed, or names a field the
+   * watch cache does not extract (HTTP 400, the apiserver's "field label
+   * not supported"). The last error names the offending part.
+   */
+  EDGECACHE_INVALID_SELECTOR = 16,
 } edgecache_status;
 
 /**
@@ -226,6 +251,14 @@ typedef struct edgecache_item edgecache_item;
  * A list of items (`edgecache_item_list_free`).
  */
 typedef struct edgecache_item_list edgecache_item_list;
+
+/**
+ * One page of a list (`edgecache_watch_cache_list_page`): its items, the
+ * snapshot's resourceVersion and the continue token. Owned by the caller
+ * (`edgecache_list_page_free`); immutable, so its accessors may be called
+ * from many threads at once.
+ */
+typedef struct edgecache_list_page edgecache_list_page;
 
 /**
  * The destination of a getter's result; valid only during the getter
@@ -398,6 +431,102 @@ typedef struct edgecache_str {
 } edgecache_str;
 
 /**
+ * A `name = value` pair: a label, a field, or a selector requirement.
+ */
+typedef struct edgecache_pair {
+  /**
+   * The label or field name.
+   */
+  struct edgecache_str name;
+  /**
+   * Its value.
+   */
+  struct edgecache_str value;
+} edgecache_pair;
+
+/**
+ * What `edgecache_watch_cache_list_page` lists. Growable: initialise it
+ * with `edgecache_list_request_init(&req, sizeof req)`, then set the
+ * fields you need. The
+ * `size` rule is that of `edgecache_watch_request`: a `size` below
+ * `sizeof(edgecache_list_request)` of edgecache 0.1 is
+ * `EDGECACHE_INVALID_ARGUMENT`; a larger one is accepted and the unknown
+ * fields ignored. Nothing it points at is kept after the call returns.
+ *
+ * Which snapshot a page comes from, as the apiserver decides:
+ * - a continue token: the token's (its resourceVersion must still be in
+ *   the window); `resource_version` must then be 0 and the match not
+ *   Exact;
+ * - `resource_version` 0 (not Exact): the current state, in one page
+ *   (`limit` is ignored, as the apiserver does for "any");
+ * - N, `EDGECACHE_MATCH_NOT_OLDER_THAN`: the current state once the cache
+ *   has seen N (waiting up to `timeout_ms`);
+ * - N, `EDGECACHE_MATCH_EXACT`: the state at N, which must be in the
+ *   window;
+ * - N, `EDGECACHE_MATCH_UNSET`: Exact with a `limit`, else NotOlderThan.
+ */
+typedef struct edgecache_list_request {
+  /**
+   * `sizeof(edgecache_list_request)` as the caller's header declares it
+   * (set by `edgecache_list_request_init`).
+   */
+  size_t size;
+  /**
+   * The most items in a page; 0 for no limit. A page may hold fewer
+   * (even none) and still have a continue token.
+   */
+  size_t limit;
+  /**
+   * The continue token of the previous page (`edgecache_list_page_continue`,
+   * copied by the caller if the page is freed meanwhile); `(NULL, 0)` or
+   * empty for a first page.
+   */
+  struct edgecache_str continue_token;
+  /**
+   * The resourceVersion (0: any); see the struct's docs.
+   */
+  uint64_t resource_version;
+  /**
+   * `EDGECACHE_MATCH_UNSET` (0), `EDGECACHE_MATCH_NOT_OLDER_THAN` (1) or
+   * `EDGECACHE_MATCH_EXACT` (2); any other value is
+   * `EDGECACHE_INVALID_ARGUMENT`.
+   */
+  uint32_t resource_version_match;
+  /**
+   * A label selector in Kubernetes syntax; `(NULL, 0)` selects
+   * everything. ANDed with `labels`.
+   */
+  struct edgecache_str label_selector;
+  /**
+   * A field selector in Kubernetes syntax; `(NULL, 0)` selects
+   * everything. ANDed with `fields`.
+   */
+  struct edgecache_str field_selector;
+  /**
+   * `n_labels` label equalities (NULL when 0).
+   */
+  const struct edgecache_pair *labels;
+  /**
+   * The number of label equalities.
+   */
+  size_t n_labels;
+  /**
+   * `n_fields` field equalities (NULL when 0).
+   */
+  const struct edgecache_pair *fields;
+  /**
+   * The number of field equalities.
+   */
+  size_t n_fields;
+  /**
+   * How long to wait for `resource_version`: `EDGECACHE_DEFAULT_TIMEOUT`
+   * for the cache's freshness timeout (the init default),
+   * `EDGECACHE_WAIT_FOREVER` for no limit, else milliseconds.
+   */
+  uint64_t timeout_ms;
+} edgecache_list_request;
+
+/**
  * Options of `edgecache_watch_cache_new`; zero means the default for every
  * field.
  */
@@ -429,21 +558,29 @@ typedef struct edgecache_watch_options {
    * `EDGECACHE_DEFAULT_TIMEOUT` (default 3000 ms).
    */
   uint64_t fresh_timeout_ms;
+  /**
+   * How often a watcher that asked for bookmarks gets one at the cache's
+   * resourceVersion while it is read: 0 for the default (60000 ms, less
+   * a jitter of up to a tenth), `EDGECACHE_WAIT_FOREVER` for no periodic
+   * bookmarks (only those of `edgecache_watch_cache_bookmark`), else
+   * milliseconds. A watch request can override it.
+   */
+  uint64_t bookmark_interval_ms;
+  /**
+   * `n_fields` field names writers extract into `edgecache_object`'s
+   * fields (e.g. "metadata.name", "spec.nodeName"). When declared
+   * (`n_fields` > 0), a field selector on any other field (one no
+   * "field:" index names either) fails with
+   * `EDGECACHE_INVALID_SELECTOR`. `n_fields` 0: not declared; the cache
+   * then accepts any field until a write has carried fields, and after
+   * that only the names writes carried. The names are copied.
+   */
+  const struct edgecache_str *fields;
+  /**
+   * The number of field names; 0 for "not declared".
+   */
+  size_t n_fields;
 } edgecache_watch_options;
-
-/**
- * A `name = value` pair: a label, a field, or a selector requirement.
- */
-typedef struct edgecache_pair {
-  /**
-   * The label or field name.
-   */
-  struct edgecache_str name;
-  /**
-   * Its value.
-   */
-  struct edgecache_str value;
-} edgecache_pair;
 
 /**
  * An object to write: all of it is copied by the call that receives it.
@@ -478,6 +615,144 @@ typedef struct edgecache_object {
    */
   size_t n_fields;
 } edgecache_object;
+
+/**
+ * The details of a watch-cache failure, as the Kubernetes apiserver would
+ * report it; filled by `edgecache_watch_last_error`. A plain value: it
+ * owns nothing, and its strings are static.
+ */
+typedef struct edgecache_watch_error {
+  /**
+   * The HTTP status the apiserver answers with: 410 (the resourceVersion
+   * expired), 504 (too large a resourceVersion), 503 (closed), 400 (an
+   * invalid argument or selector).
+   */
+  uint16_t http_code;
+  /**
+   * The resourceVersion the call asked for (410 and 504); 0 otherwise.
+   */
+  uint64_t requested_rv;
+  /**
+   * The smallest resourceVersion the cache accepted when the call failed
+   * (410); 0 otherwise.
+   */
+  uint64_t oldest_rv;
+  /**
+   * The cache's resourceVersion when the wait gave up (504); 0
+   * otherwise.
+   */
+  uint64_t current_rv;
+  /**
+   * Seconds to wait before a retry (`Retry-After`): 1 for 504; 0 when
+   * the error suggests no retry.
+   */
+  uint32_t retry_after_seconds;
+  /**
+   * The apiserver's `Status.reason`: "Expired", "Timeout",
+   * "ServiceUnavailable" or "BadRequest". A static NUL-terminated
+   * string; never NULL; do not free.
+   */
+  const char *reason;
+  /**
+   * The apiserver's `Status.details.causes[0].type` where it sets one
+   * ("ResourceVersionTooLarge" for 504, which client-go's
+   * `IsTooLargeResourceVersion` looks for); NULL when none. Static; do
+   * not free.
+   */
+  const char *cause;
+} edgecache_watch_error;
+
+/**
+ * What `edgecache_watch_cache_watch_with` watches, and how. Growable:
+ * initialise it with `edgecache_watch_request_init` (which sets `size`
+ * and the defaults), then set the fields you need.
+ *
+ * `size` rule: the library reads the first `size` bytes only. A `size`
+ * below `sizeof(edgecache_watch_request)` of edgecache 0.1 (the first
+ * version of this struct) is `EDGECACHE_INVALID_ARGUMENT`; a larger
+ * `size` than the library knows (a program built against a newer header)
+ * is accepted, and the fields the library does not know are ignored.
+ * Fields a newer library adds take their defaults when an older
+ * program's `size` leaves them out.
+ *
+ * Nothing the request points at is kept after the call returns.
+ */
+typedef struct edgecache_watch_request {
+  /**
+   * `sizeof(edgecache_watch_request)` as the caller's header declares
+   * it (set by `edgecache_watch_request_init`).
+   */
+  size_t size;
+  /**
+   * Deliver the events after this resourceVersion (0: the current state
+   * first, as ADDED events). With `send_initial_events`, a nonzero value
+   * means "not older than": the call first waits until the cache has
+   * seen it (up to `fresh_timeout_ms`).
+   */
+  uint64_t resource_version;
+  /**
+   * A label selector in Kubernetes syntax ("app in (a,b),!canary",
+   * "tier!=db", "env"); `(NULL, 0)` selects everything. ANDed with
+   * `labels`.
+   */
+  struct edgecache_str label_selector;
+  /**
+   * A field selector in Kubernetes syntax ("spec.nodeName=n1",
+   * "metadata.name!=x"; `\` escapes `\`, `,` and `=`); `(NULL, 0)`
+   * selects everything. ANDed with `fields`.
+   */
+  struct edgecache_str field_selector;
+  /**
+   * `n_labels` label equalities (NULL when 0), ANDed with
+   * `label_selector`.
+   */
+  const struct edgecache_pair *labels;
+  /**
+   * The number of label equalities.
+   */
+  size_t n_labels;
+  /**
+   * `n_fields` field equalities (NULL when 0), ANDed with
+   * `field_selector`.
+   */
+  const struct edgecache_pair *fields;
+  /**
+   * The number of field equalities.
+   */
+  size_t n_fields;
+  /**
+   * Deliver BOOKMARK events: periodic ones (see `bookmark_interval_ms`)
+   * and those of `edgecache_watch_cache_bookmark`.
+   */
+  bool bookmarks;
+  /**
+   * A streaming list (Kubernetes' `sendInitialEvents=true`): start with
+   * the matching current state as ADDED events, then a BOOKMARK for
+   * which `edgecache_event_initial_events_end` is true (sent even
+   * without `bookmarks`), all at one resourceVersion, then the changes
+   * after it.
+   */
+  bool send_initial_events;
+  /**
+   * Live events the watcher may hold unread before it is closed as
+   * fallen behind; 0 for the default (1024).
+   */
+  size_t buffer;
+  /**
+   * This watcher's bookmark period: 0 for the cache's
+   * (`edgecache_watch_options.bookmark_interval_ms`),
+   * `EDGECACHE_WAIT_FOREVER` for no periodic bookmarks, else
+   * milliseconds. Only with `bookmarks`.
+   */
+  uint64_t bookmark_interval_ms;
+  /**
+   * How long a streaming list waits for `resource_version`:
+   * `EDGECACHE_DEFAULT_TIMEOUT` for the cache's freshness timeout (the
+   * init default), `EDGECACHE_WAIT_FOREVER` for no limit, else
+   * milliseconds (0: do not wait). Only with `send_initial_events`.
+   */
+  uint64_t fresh_timeout_ms;
+} edgecache_watch_request;
 
 #ifdef __cplusplus
 extern "C" {
@@ -986,6 +1261,91 @@ enum edgecache_status edgecache_group_close(const struct edgecache_group *group)
 void edgecache_group_free(struct edgecache_group *group);
 
 /**
+ * Initialises the request at `req`, which the caller declares `size`
+ * bytes long (pass `sizeof *req`): the first page, no limit,
+ * resourceVersion 0, `EDGECACHE_MATCH_UNSET`, no selector,
+ * `timeout_ms = EDGECACHE_DEFAULT_TIMEOUT`, and `size` set to the bytes
+ * written (as `edgecache_watch_request_init`). NULL, or a `size` below
+ * `sizeof(size_t)`, is a no-op. Thread-safe (it touches only `*req`).
+ *
+ * # Safety
+ * `req` is NULL or valid for writing `size` bytes.
+ */
+void edgecache_list_request_init(struct edgecache_list_request *req, size_t size);
+
+/**
+ * Lists one page as `*req` describes (see `edgecache_list_request`): up to
+ * `limit` objects matching the selectors, in key order, from a snapshot
+ * that every page of the listing shares whatever is written in between.
+ * Writes the page to `*out` (owned by the caller: free it with
+ * `edgecache_list_page_free`).
+ *
+ * Errors: `EDGECACHE_RESOURCE_EXPIRED` when the token's or the Exact
+ * resourceVersion has left the window (list again without it);
+ * `EDGECACHE_TOO_LARGE_RESOURCE_VERSION` when the cache does not reach the
+ * resourceVersion within the timeout; `EDGECACHE_INVALID_SELECTOR` for a
+ * selector string that does not parse or a field the cache does not
+ * extract; `EDGECACHE_INVALID_ARGUMENT` for a malformed token, a token
+ * with a resourceVersion or Exact, Exact with resourceVersion 0, an
+ * unknown `resource_version_match`, a `size` below the first version's,
+ * a string that is not UTF-8 or a count no array can have;
+ * `EDGECACHE_NULL_ARGUMENT` for a NULL `wc`, `req` or `out`, or a NULL
+ * array with a nonzero count; `EDGECACHE_CLOSED` after the cache closed.
+ * Watch errors leave their details for `edgecache_watch_last_error`.
+ *
+ * Thread-safe. May block up to the timeout while waiting for the
+ * resourceVersion; the page itself is cut outside the cache's lock.
+ *
+ * # Safety
+ * `wc` is live; `req` is NULL or points at a request of at least
+ * `req->size` readable bytes whose strings and arrays are valid for their
+ * lengths; `out` is NULL or writable.
+ */
+enum edgecache_status edgecache_watch_cache_list_page(const struct edgecache_watch_cache *wc,
+                                                      const struct edgecache_list_request *req,
+                                                      struct edgecache_list_page **out);
+
+/**
+ * The page's items, in key order: lent, valid while the page lives (do
+ * not pass it to `edgecache_item_list_free`); NULL for a NULL page.
+ *
+ * # Safety
+ * `p` is NULL or live.
+ */
+const struct edgecache_item_list *edgecache_list_page_items(const struct edgecache_list_page *p);
+
+/**
+ * The resourceVersion of the snapshot the page (and every page of its
+ * listing) comes from; 0 for NULL.
+ *
+ * # Safety
+ * `p` is NULL or live.
+ */
+uint64_t edgecache_list_page_resource_version(const struct edgecache_list_page *p);
+
+/**
+ * The continue token for the next page: a view lent while the page lives
+ * (copy it to keep it longer; it is ASCII, not NUL-terminated), passed
+ * back as `edgecache_list_request.continue_token`. `EDGECACHE_NOT_FOUND`
+ * (nothing written) on the last page.
+ *
+ * # Safety
+ * `p` is NULL or live; `out` is NULL or writable.
+ */
+enum edgecache_status edgecache_list_page_continue(const struct edgecache_list_page *p,
+                                                   struct edgecache_str *out);
+
+/**
+ * Releases a page and everything it lent (its item list, its items, its
+ * token). NULL is a no-op.
+ *
+ * # Safety
+ * `p` is NULL or live; no other thread is inside a call on it; must not
+ * be used or freed again (must not be called twice).
+ */
+void edgecache_list_page_free(struct edgecache_list_page *p);
+
+/**
  * Writes the description of `status` as a NUL-terminated string into `buf`.
  *
  * `status` is taken as a plain integer so that any value a C caller holds
@@ -1022,11 +1382,14 @@ enum edgecache_status edgecache_last_error_message(char *buf, size_t cap, size_t
 /**
  * Creates a watch cache (`opts` may be NULL for all defaults) and writes it
  * to `*out`. Bad options (max_capacity below capacity, an index that is not
- * "label:NAME" or "field:NAME") give `EDGECACHE_INVALID_ARGUMENT`.
+ * "label:NAME" or "field:NAME", a count such as `SIZE_MAX` that no array
+ * can have) give `EDGECACHE_INVALID_ARGUMENT`; a NULL array with a nonzero
+ * count `EDGECACHE_NULL_ARGUMENT`. Everything `opts` points at is copied.
+ * Thread-safe.
  *
  * # Safety
- * `opts` is NULL or valid (its `indexes` valid for `n_indexes`); `out` is
- * writable.
+ * `opts` is NULL or valid (its `indexes` valid for `n_indexes`, its
+ * `fields` for `n_fields`); `out` is writable.
  */
 enum edgecache_status edgecache_watch_cache_new(const struct edgecache_watch_options *opts,
                                                 struct edgecache_watch_cache **out);
@@ -1086,7 +1449,8 @@ enum edgecache_status edgecache_watch_cache_delete(const struct edgecache_watch_
 
 /**
  * Replaces the whole state with `n` items at `rv` (a relist): the window
- * restarts, older resourceVersions expire, every watcher closes.
+ * restarts, older resourceVersions expire, every watcher closes. A count
+ * no array can have (e.g. `SIZE_MAX`) is `EDGECACHE_INVALID_ARGUMENT`.
  *
  * # Safety
  * `wc` is live; `items` is NULL (with `n` 0) or valid for `n` objects.
@@ -1175,11 +1539,15 @@ enum edgecache_status edgecache_watch_cache_get(const struct edgecache_watch_cac
 
 /**
  * Starts a watch from `rv` (0: the current state first) filtered by the
- * selectors; `bookmarks` asks for BOOKMARK events; `buffer` is the number
- * of live events it may hold unread (0 for the default, 1024) before it is
- * closed as fallen behind. `EDGECACHE_RESOURCE_EXPIRED` when `rv` has left
- * the window. Writes the watcher to `*out` (free with
- * `edgecache_watcher_free`).
+ * selectors; `bookmarks` asks for BOOKMARK events (those of
+ * `edgecache_watch_cache_bookmark`, and periodic ones at the cache's
+ * `bookmark_interval_ms`); `buffer` is the number of live events it may
+ * hold unread (0 for the default, 1024) before it is closed as fallen
+ * behind. `EDGECACHE_RESOURCE_EXPIRED` when `rv` has left the window;
+ * `EDGECACHE_INVALID_SELECTOR` for a field the cache does not extract.
+ * Writes the watcher to `*out` (free with `edgecache_watcher_free`).
+ * `edgecache_watch_cache_watch_with` takes selector strings and the other
+ * options.
  *
  * # Safety
  * As `edgecache_watch_cache_list`.
@@ -1255,6 +1623,18 @@ uint32_t edgecache_event_type(const struct edgecache_event *e);
  * `e` is NULL or live.
  */
 uint64_t edgecache_event_resource_version(const struct edgecache_event *e);
+
+/**
+ * True only on the BOOKMARK that ends the initial events of a watch
+ * started with `send_initial_events` (`edgecache_watch_cache_watch_with`):
+ * the events before it are the state at its resourceVersion, those after
+ * it changes (Kubernetes' `k8s.io/initial-events-end` annotation). False
+ * for any other event and for NULL. Thread-safe (events are immutable).
+ *
+ * # Safety
+ * `e` is NULL or live.
+ */
+bool edgecache_event_initial_events_end(const struct edgecache_event *e);
 
 /**
  * The object the event carries, lent for as long as `e` lives; NULL for a
@@ -1394,6 +1774,76 @@ const struct edgecache_item *edgecache_item_list_at(const struct edgecache_item_
  * `l` is NULL or live; must not be called twice.
  */
 void edgecache_item_list_free(struct edgecache_item_list *l);
+
+/**
+ * Writes the details of this thread's last failure to `*out` when that
+ * failure was a watch-cache error (an expired or too-large
+ * resourceVersion, a closed cache or watcher, an invalid selector or
+ * argument the cache refused), and returns `EDGECACHE_OK`.
+ * `EDGECACHE_NOT_FOUND` (nothing written) when there has been no failure
+ * on this thread or its last one was not a watch error.
+ *
+ * Which failure is "last": the detail is set by the same failing call that
+ * sets the text of `edgecache_last_error_message`, and cleared by every
+ * later failure that records a text of another kind (a NULL or invalid
+ * argument the C layer checks itself, such as a NULL handle or
+ * out-parameter, a panic, a group or flight error). Calls that succeed,
+ * and calls that return a status without recording a text (a miss's
+ * `EDGECACHE_NOT_FOUND`, a wait's `EDGECACHE_TIMEOUT`,
+ * `EDGECACHE_BUFFER_TOO_SMALL` from the message functions, this function)
+ * leave it as it was: read it right after the failing call.
+ *
+ * Each thread has its own; the strings in `*out` are static. A NULL `out`
+ * is `EDGECACHE_NULL_ARGUMENT` and leaves the last error as it was.
+ *
+ * # Safety
+ * `out` is NULL or valid for one `edgecache_watch_error` write.
+ */
+enum edgecache_status edgecache_watch_last_error(struct edgecache_watch_error *out);
+
+/**
+ * Initialises the request at `req`, which the caller declares `size`
+ * bytes long (pass `sizeof *req`): no selector, resourceVersion 0, no
+ * bookmarks, no initial events, the default buffer and bookmark period,
+ * `fresh_timeout_ms = EDGECACHE_DEFAULT_TIMEOUT`, and `size` set to the
+ * bytes written (`min(size, sizeof` as this library knows it`)`). A
+ * program built against an older header passes its smaller `sizeof`, so
+ * nothing past its struct is written. NULL, or a `size` below
+ * `sizeof(size_t)`, is a no-op. Thread-safe (it touches only `*req`).
+ *
+ * # Safety
+ * `req` is NULL or valid for writing `size` bytes.
+ */
+void edgecache_watch_request_init(struct edgecache_watch_request *req, size_t size);
+
+/**
+ * Starts a watch as `*req` describes (see `edgecache_watch_request`) and
+ * writes the watcher to `*out` (owned by the caller: free it with
+ * `edgecache_watcher_free`; rules of use as `edgecache_watch_cache_watch`).
+ *
+ * Errors: `EDGECACHE_INVALID_SELECTOR` for a selector string that does not
+ * parse or a field the cache does not extract (the last error names it);
+ * `EDGECACHE_RESOURCE_EXPIRED` when `resource_version` has left the window
+ * (never with `send_initial_events`); `EDGECACHE_TOO_LARGE_RESOURCE_VERSION`
+ * when a streaming list waited for it in vain; `EDGECACHE_INVALID_ARGUMENT`
+ * for a `size` below the first version's, a selector that is not UTF-8 or
+ * a count no array can have; `EDGECACHE_NULL_ARGUMENT` for a NULL `wc`,
+ * `req` or `out`, or a NULL array with a nonzero count;
+ * `EDGECACHE_CLOSED` after the cache closed. Watch errors leave their
+ * details for `edgecache_watch_last_error`.
+ *
+ * Thread-safe: any number of threads may start watches on one cache. A
+ * streaming list with a nonzero `resource_version` may block up to
+ * `fresh_timeout_ms`.
+ *
+ * # Safety
+ * `wc` is live; `req` is NULL or points at a request of at least
+ * `req->size` readable bytes whose strings and arrays are valid for their
+ * lengths; `out` is NULL or writable.
+ */
+enum edgecache_status edgecache_watch_cache_watch_with(const struct edgecache_watch_cache *wc,
+                                                       const struct edgecache_watch_request *req,
+                                                       struct edgecache_watcher **out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -120,7 +120,7 @@ static void group_intact(const edgecache_group *g) {
 /* ---- status messages and the last error ---- */
 
 static void test_status_messages(void) {
-    for (uint32_t s = 0; s <= EDGECACHE_CANCELLED; s++) {
+    for (uint32_t s = 0; s <= EDGECACHE_INVALID_SELECTOR; s++) {
         char buf[128];
         size_t len = 0;
         CHECK_OK(edgecache_status_message(s, buf, sizeof buf, &len));
@@ -128,7 +128,7 @@ static void test_status_messages(void) {
         CHECK_OK(edgecache_status_message(s, buf, sizeof buf, NULL));
     }
     /* Unknown values are refused, not read out of bounds. */
-    const uint32_t bad[] = {EDGECACHE_CANCELLED + 1, 17, 100, 0x7FFFFFFFu, 0xFFFFFFFFu};
+    const uint32_t bad[] = {EDGECACHE_INVALID_SELECTOR + 1, 18, 100, 0x7FFFFFFFu, 0xFFFFFFFFu};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char buf[128];
         size_t len = 0;

@@ -6,7 +6,8 @@
 //!
 //! - **Names**: `edgecache_<object>_<verb>`; objects are opaque
 //!   (`edgecache_cache`, `edgecache_group`, `edgecache_flight`,
-//!   `edgecache_ticket`, `edgecache_watch_cache`, `edgecache_watcher`, ...).
+//!   `edgecache_ticket`, `edgecache_watch_cache`, `edgecache_watcher`,
+//!   `edgecache_list_page`, ...).
 //!   `_new` creates, `_free` releases (NULL-safe; must not be called twice).
 //! - **Status**: every fallible function returns `edgecache_status`; its
 //!   values are fixed and never renumbered. Out-parameters are written only
@@ -24,6 +25,12 @@
 //! - **Sizes**: a negative byte budget is `EDGECACHE_INVALID_ARGUMENT`; 0
 //!   disables caching. TTLs are milliseconds, 0 for none. Timeouts are
 //!   milliseconds, `EDGECACHE_WAIT_FOREVER` for none.
+//! - **Counts**: an array is `(pointer, count)`; a count whose byte size
+//!   no array can have (such as `SIZE_MAX`) is `EDGECACHE_INVALID_ARGUMENT`,
+//!   never a read.
+//! - **Growable requests**: structs that start with `size_t size` are
+//!   initialised by their `_init` function; the library reads only the
+//!   first `size` bytes (see `edgecache_watch_request`).
 
 mod boundary;
 mod bytes;
@@ -32,16 +39,23 @@ mod error;
 mod flight;
 mod group;
 mod handle;
+mod list_page;
+mod sized;
 mod status;
 mod watch;
+mod watch_error;
+mod watch_request;
 
 pub use bytes::{edgecache_bytes, edgecache_bytes_free};
 pub use cache::*;
 pub use error::*;
 pub use flight::*;
 pub use group::*;
+pub use list_page::*;
 pub use status::{edgecache_last_error_message, edgecache_status, edgecache_status_message};
 pub use watch::*;
+pub use watch_error::{edgecache_watch_error, edgecache_watch_last_error};
+pub use watch_request::*;
 
 use boundary::ffi_boundary;
 

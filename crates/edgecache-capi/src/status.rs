@@ -53,6 +53,10 @@ pub enum edgecache_status {
     /// The caller gave up waiting: its poll function asked to stop (for
     /// example a Go context was cancelled). The load goes on for the others.
     EDGECACHE_CANCELLED = 15,
+    /// A label or field selector could not be parsed, or names a field the
+    /// watch cache does not extract (HTTP 400, the apiserver's "field label
+    /// not supported"). The last error names the offending part.
+    EDGECACHE_INVALID_SELECTOR = 16,
 }
 
 impl edgecache_status {
@@ -75,6 +79,7 @@ impl edgecache_status {
             EDGECACHE_TOO_LARGE_RESOURCE_VERSION => "too large resource version",
             EDGECACHE_WRONG_STATE => "the call does not fit the object's state",
             EDGECACHE_CANCELLED => "cancelled by the caller",
+            EDGECACHE_INVALID_SELECTOR => "invalid label or field selector",
         }
     }
 
@@ -98,6 +103,7 @@ impl edgecache_status {
             13 => EDGECACHE_TOO_LARGE_RESOURCE_VERSION,
             14 => EDGECACHE_WRONG_STATE,
             15 => EDGECACHE_CANCELLED,
+            16 => EDGECACHE_INVALID_SELECTOR,
             _ => return None,
         })
     }
@@ -107,10 +113,15 @@ thread_local! {
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
-/// Sets this thread's last error detail.
+/// Sets this thread's last error detail, and forgets the thread's last
+/// watch error (`edgecache_watch_last_error`): every failure that records a
+/// message goes through here, so the typed detail never outlives the
+/// failure it describes. The watch error path sets its detail afterwards
+/// (`watch::watch_fail`).
 pub(crate) fn set_last_error(msg: impl Into<String>) {
     let msg = msg.into();
     LAST_ERROR.with(|e| *e.borrow_mut() = msg);
+    crate::watch_error::clear_last_watch_error();
 }
 
 /// Sets the last error detail and returns `status`: the common tail of a

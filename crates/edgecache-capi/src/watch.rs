@@ -18,6 +18,7 @@ use crate::bytes::slice;
 use crate::group::EDGECACHE_WAIT_FOREVER;
 use crate::handle::{check_out, into_raw, opaque, take, tri, try_ref, write_out};
 use crate::status::{copy_message, edgecache_status, fail};
+use crate::watch_error::record_last_watch_error;
 
 /// A borrowed UTF-8 string: `len` bytes at `ptr`, not NUL-terminated.
 /// `(NULL, 0)` is the empty string.
@@ -32,13 +33,13 @@ pub struct edgecache_str {
 }
 
 impl edgecache_str {
-    fn from_str(s: &str) -> Self {
+    pub(crate) fn from_str(s: &str) -> Self {
         edgecache_str { ptr: s.as_ptr().cast(), len: s.len() }
     }
 
     /// # Safety
     /// `ptr` is NULL or valid for `len` bytes for `'a`.
-    unsafe fn to_str<'a>(self, what: &str) -> Result<&'a str, edgecache_status> {
+    pub(crate) unsafe fn to_str<'a>(self, what: &str) -> Result<&'a str, edgecache_status> {
         // SAFETY: the caller's promise.
         let b = unsafe { slice(self.ptr.cast(), self.len, what)? };
         std::str::from_utf8(b)
@@ -108,6 +109,22 @@ pub struct edgecache_watch_options {
     /// How long `list`/`get` wait for freshness when given
     /// `EDGECACHE_DEFAULT_TIMEOUT` (default 3000 ms).
     pub fresh_timeout_ms: u64,
+    /// How often a watcher that asked for bookmarks gets one at the cache's
+    /// resourceVersion while it is read: 0 for the default (60000 ms, less
+    /// a jitter of up to a tenth), `EDGECACHE_WAIT_FOREVER` for no periodic
+    /// bookmarks (only those of `edgecache_watch_cache_bookmark`), else
+    /// milliseconds. A watch request can override it.
+    pub bookmark_interval_ms: u64,
+    /// `n_fields` field names writers extract into `edgecache_object`'s
+    /// fields (e.g. "metadata.name", "spec.nodeName"). When declared
+    /// (`n_fields` > 0), a field selector on any other field (one no
+    /// "field:" index names either) fails with
+    /// `EDGECACHE_INVALID_SELECTOR`. `n_fields` 0: not declared; the cache
+    /// then accepts any field until a write has carried fields, and after
+    /// that only the names writes carried. The names are copied.
+    pub fields: *const edgecache_str,
+    /// The number of field names; 0 for "not declared".
+    pub n_fields: usize,
 }
 
 /// A timeout argument that means "the cache's configured freshness timeout".
@@ -160,20 +177,55 @@ pub struct edgecache_item_list {
 }
 opaque!(edgecache_item_list => Vec<Item>);
 
-/// Maps a watch error to its status and records its message.
-fn watch_fail(e: &WatchError) -> edgecache_status {
+/// Maps a watch error to its status and records its message and its typed
+/// detail (`edgecache_watch_last_error`).
+pub(crate) fn watch_fail(e: &WatchError) -> edgecache_status {
     let status = match e {
         WatchError::ResourceExpired { .. } => edgecache_status::EDGECACHE_RESOURCE_EXPIRED,
         WatchError::TooLargeResourceVersion { .. } => edgecache_status::EDGECACHE_TOO_LARGE_RESOURCE_VERSION,
         WatchError::Closed { .. } => edgecache_status::EDGECACHE_CLOSED,
+        WatchError::InvalidSelector(_) => edgecache_status::EDGECACHE_INVALID_SELECTOR,
         _ => edgecache_status::EDGECACHE_INVALID_ARGUMENT,
     };
-    fail(status, e.to_string())
+    // `fail` clears the typed detail; it is set after.
+    let status = fail(status, e.to_string());
+    record_last_watch_error(e);
+    status
 }
 
 /// A timeout argument as a duration (`EDGECACHE_WAIT_FOREVER` → a year).
-fn timeout(ms: u64) -> Duration {
+pub(crate) fn timeout(ms: u64) -> Duration {
     if ms == EDGECACHE_WAIT_FOREVER { Duration::from_secs(365 * 24 * 3600) } else { Duration::from_millis(ms) }
+}
+
+/// A timeout argument where `EDGECACHE_DEFAULT_TIMEOUT` means "the cache's
+/// own" (`None`).
+pub(crate) fn timeout_or_default(ms: u64) -> Option<Duration> {
+    (ms != EDGECACHE_DEFAULT_TIMEOUT).then(|| timeout(ms))
+}
+
+/// Borrows `n` values at `ptr` as a slice. A count of 0 is the empty slice
+/// whatever the pointer; NULL with a nonzero count is
+/// `EDGECACHE_NULL_ARGUMENT`; a count whose byte size exceeds `isize::MAX`
+/// (no real array is that large, e.g. `SIZE_MAX`) is
+/// `EDGECACHE_INVALID_ARGUMENT`, never a read.
+///
+/// # Safety
+/// A non-NULL `ptr` with a count the checks accept is valid for `n` reads
+/// of `T` for `'a`.
+pub(crate) unsafe fn array<'a, T>(ptr: *const T, n: usize, what: &str) -> Result<&'a [T], edgecache_status> {
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(fail(edgecache_status::EDGECACHE_NULL_ARGUMENT, format!("{what} is NULL with count {n}")));
+    }
+    if n > isize::MAX as usize / size_of::<T>().max(1) {
+        return Err(fail(edgecache_status::EDGECACHE_INVALID_ARGUMENT, format!("{what} count {n} is too large")));
+    }
+    // SAFETY: non-NULL, the byte size fits in isize, and the caller
+    // promises `n` readable values.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, n) })
 }
 
 /// # Safety
@@ -183,17 +235,8 @@ unsafe fn pairs<'a>(
     n: usize,
     what: &str,
 ) -> Result<Vec<(&'a str, &'a str)>, edgecache_status> {
-    if pairs.is_null() {
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        return Err(fail(edgecache_status::EDGECACHE_NULL_ARGUMENT, format!("{what} is NULL with count {n}")));
-    }
-    if n > isize::MAX as usize / size_of::<edgecache_pair>() {
-        return Err(fail(edgecache_status::EDGECACHE_INVALID_ARGUMENT, format!("{what} count {n} is too large")));
-    }
-    // SAFETY: non-NULL and, by the caller's promise, valid for `n` pairs.
-    let ps = unsafe { std::slice::from_raw_parts(pairs, n) };
+    // SAFETY: the caller's promise.
+    let ps = unsafe { array(pairs, n, what)? };
     ps.iter()
         // SAFETY: the caller's promise covers each pair's strings.
         .map(|p| unsafe { Ok((p.name.to_str(what)?, p.value.to_str(what)?)) })
@@ -212,6 +255,41 @@ unsafe fn map(p: *const edgecache_pair, n: usize, what: &str) -> Result<StrMap, 
 unsafe fn selector(p: *const edgecache_pair, n: usize, what: &str) -> Result<Selector, edgecache_status> {
     // SAFETY: forwarded.
     Ok(unsafe { pairs(p, n, what)? }.into_iter().fold(Selector::new(), |s, (k, v)| s.with(k, v)))
+}
+
+/// Which selector a string is parsed as.
+#[derive(Clone, Copy)]
+pub(crate) enum SelectorKind {
+    Label,
+    Field,
+}
+
+/// A selector from a Kubernetes-syntax string (`(NULL, 0)`: everything)
+/// ANDed with equality pairs. A string that does not parse is
+/// `EDGECACHE_INVALID_SELECTOR`.
+///
+/// # Safety
+/// `text` valid as an `edgecache_str`; `p` NULL or valid for `n` pairs.
+pub(crate) unsafe fn parsed_selector(
+    kind: SelectorKind,
+    text: edgecache_str,
+    p: *const edgecache_pair,
+    n: usize,
+) -> Result<Selector, edgecache_status> {
+    let (what, pairs_what) = match kind {
+        SelectorKind::Label => ("label_selector", "labels"),
+        SelectorKind::Field => ("field_selector", "fields"),
+    };
+    // SAFETY: the caller's promises.
+    let (text, eq) = unsafe { (text.to_str(what)?, selector(p, n, pairs_what)?) };
+    let parsed = match kind {
+        SelectorKind::Label => Selector::parse(text),
+        SelectorKind::Field => Selector::parse_fields(text),
+    };
+    match parsed {
+        Ok(s) => Ok(s.and(eq)),
+        Err(e) => Err(watch_fail(&e)),
+    }
 }
 
 /// # Safety
@@ -234,11 +312,14 @@ unsafe fn object(obj: *const edgecache_object) -> Result<Object, edgecache_statu
 
 /// Creates a watch cache (`opts` may be NULL for all defaults) and writes it
 /// to `*out`. Bad options (max_capacity below capacity, an index that is not
-/// "label:NAME" or "field:NAME") give `EDGECACHE_INVALID_ARGUMENT`.
+/// "label:NAME" or "field:NAME", a count such as `SIZE_MAX` that no array
+/// can have) give `EDGECACHE_INVALID_ARGUMENT`; a NULL array with a nonzero
+/// count `EDGECACHE_NULL_ARGUMENT`. Everything `opts` points at is copied.
+/// Thread-safe.
 ///
 /// # Safety
-/// `opts` is NULL or valid (its `indexes` valid for `n_indexes`); `out` is
-/// writable.
+/// `opts` is NULL or valid (its `indexes` valid for `n_indexes`, its
+/// `fields` for `n_fields`); `out` is writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn edgecache_watch_cache_new(
     opts: *const edgecache_watch_options,
@@ -262,16 +343,26 @@ pub unsafe extern "C" fn edgecache_watch_cache_new(
             if o.fresh_timeout_ms != 0 {
                 b = b.fresh_timeout(Duration::from_millis(o.fresh_timeout_ms));
             }
-            if o.indexes.is_null() && o.n_indexes != 0 {
-                return fail(edgecache_status::EDGECACHE_NULL_ARGUMENT, "indexes is NULL with a nonzero count");
+            match o.bookmark_interval_ms {
+                0 => {}
+                EDGECACHE_WAIT_FOREVER => b = b.bookmark_interval(Duration::ZERO),
+                ms => b = b.bookmark_interval(Duration::from_millis(ms)),
             }
-            if o.n_indexes != 0 {
-                // SAFETY: non-NULL, valid for `n_indexes` by promise.
-                let specs = unsafe { std::slice::from_raw_parts(o.indexes, o.n_indexes) };
-                for s in specs {
+            // SAFETY: valid for `n_indexes` by promise (counts checked).
+            let specs = unsafe { tri!(array(o.indexes, o.n_indexes, "indexes")) };
+            for s in specs {
+                // SAFETY: each string valid by promise.
+                b = b.index(unsafe { tri!(s.to_str("index")) });
+            }
+            // SAFETY: valid for `n_fields` by promise (counts checked).
+            let names = unsafe { tri!(array(o.fields, o.n_fields, "fields")) };
+            if !names.is_empty() {
+                let mut declared = Vec::with_capacity(names.len());
+                for s in names {
                     // SAFETY: each string valid by promise.
-                    b = b.index(unsafe { tri!(s.to_str("index")) });
+                    declared.push(unsafe { tri!(s.to_str("field name")) });
                 }
+                b = b.fields(declared);
             }
         }
         match b.build() {
@@ -386,7 +477,8 @@ pub unsafe extern "C" fn edgecache_watch_cache_delete(
 }
 
 /// Replaces the whole state with `n` items at `rv` (a relist): the window
-/// restarts, older resourceVersions expire, every watcher closes.
+/// restarts, older resourceVersions expire, every watcher closes. A count
+/// no array can have (e.g. `SIZE_MAX`) is `EDGECACHE_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `wc` is live; `items` is NULL (with `n` 0) or valid for `n` objects.
@@ -400,13 +492,12 @@ pub unsafe extern "C" fn edgecache_watch_cache_replace(
     ffi_boundary! {
         // SAFETY: the caller's promise, checked for NULL.
         let c = unsafe { tri!(try_ref(wc)) };
-        if items.is_null() && n != 0 {
-            return fail(edgecache_status::EDGECACHE_NULL_ARGUMENT, "items is NULL with a nonzero count");
-        }
-        let mut objs = Vec::with_capacity(n.min(1 << 20));
-        for i in 0..n {
-            // SAFETY: `items` valid for `n` objects by promise.
-            objs.push(unsafe { tri!(object(items.add(i))) });
+        // SAFETY: `items` valid for `n` objects by promise (counts checked).
+        let items = unsafe { tri!(array(items, n, "items")) };
+        let mut objs = Vec::with_capacity(items.len());
+        for o in items {
+            // SAFETY: each object valid by promise.
+            objs.push(unsafe { tri!(object(o)) });
         }
         match c.replace(objs, rv) {
             Ok(()) => edgecache_status::EDGECACHE_OK,
@@ -491,7 +582,7 @@ pub unsafe extern "C" fn edgecache_watch_cache_wait_until_fresh(
     ffi_boundary! {
         // SAFETY: the caller's promise, checked for NULL.
         let c = unsafe { tri!(try_ref(wc)) };
-        let t = if timeout_ms == EDGECACHE_DEFAULT_TIMEOUT { edgecache::watch::DEFAULT_FRESH_TIMEOUT } else { timeout(timeout_ms) };
+        let t = if timeout_ms == EDGECACHE_DEFAULT_TIMEOUT { c.fresh_timeout() } else { timeout(timeout_ms) };
         match c.wait_until_fresh(rv, t) {
             Ok(()) => edgecache_status::EDGECACHE_OK,
             Err(e) => watch_fail(&e),
@@ -587,11 +678,15 @@ pub unsafe extern "C" fn edgecache_watch_cache_get(
 }
 
 /// Starts a watch from `rv` (0: the current state first) filtered by the
-/// selectors; `bookmarks` asks for BOOKMARK events; `buffer` is the number
-/// of live events it may hold unread (0 for the default, 1024) before it is
-/// closed as fallen behind. `EDGECACHE_RESOURCE_EXPIRED` when `rv` has left
-/// the window. Writes the watcher to `*out` (free with
-/// `edgecache_watcher_free`).
+/// selectors; `bookmarks` asks for BOOKMARK events (those of
+/// `edgecache_watch_cache_bookmark`, and periodic ones at the cache's
+/// `bookmark_interval_ms`); `buffer` is the number of live events it may
+/// hold unread (0 for the default, 1024) before it is closed as fallen
+/// behind. `EDGECACHE_RESOURCE_EXPIRED` when `rv` has left the window;
+/// `EDGECACHE_INVALID_SELECTOR` for a field the cache does not extract.
+/// Writes the watcher to `*out` (free with `edgecache_watcher_free`).
+/// `edgecache_watch_cache_watch_with` takes selector strings and the other
+/// options.
 ///
 /// # Safety
 /// As `edgecache_watch_cache_list`.
@@ -745,6 +840,22 @@ pub unsafe extern "C" fn edgecache_event_resource_version(e: *const edgecache_ev
     ffi_boundary! {
         // SAFETY: the caller's promise, checked for NULL.
         unsafe { try_ref(e) }.map_or(0, Event::resource_version)
+    }
+}
+
+/// True only on the BOOKMARK that ends the initial events of a watch
+/// started with `send_initial_events` (`edgecache_watch_cache_watch_with`):
+/// the events before it are the state at its resourceVersion, those after
+/// it changes (Kubernetes' `k8s.io/initial-events-end` annotation). False
+/// for any other event and for NULL. Thread-safe (events are immutable).
+///
+/// # Safety
+/// `e` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_event_initial_events_end(e: *const edgecache_event) -> bool {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        unsafe { try_ref(e) }.is_ok_and(Event::initial_events_end)
     }
 }
 

@@ -17,6 +17,10 @@ __all__ = [
     "Timeout",
     "LoaderPanicked",
     "Closed",
+    "InvalidSelector",
+    "RecursiveLoad",
+    "StoreLocked",
+    "StoreCorrupt",
     "Flight",
     "Cache",
     "CacheStats",
@@ -27,6 +31,7 @@ __all__ = [
     "Watcher",
     "Event",
     "Item",
+    "ListPage",
     "_panic",
 ]
 
@@ -40,6 +45,9 @@ HOT_CACHE: Final[int]
 _Key = str | bytes  # a cache key; a str stands for its UTF-8 bytes
 _Seconds = float | int
 _Labels = Mapping[str, str]
+# A selector: equality pairs, or a str in Kubernetes syntax
+# ("app in (web,api),!canary"; fields: "spec.nodeName!=n1").
+_Selector = Mapping[str, str] | str
 _ReplaceItem = (
     tuple[_Key, bytes]
     | tuple[_Key, bytes, _Labels | None]
@@ -50,19 +58,48 @@ class Error(Exception):
     """Base class of the errors edgecache raises itself."""
 
 class ResourceExpired(Error):
-    """The resourceVersion is older than the watch cache's window (HTTP 410)."""
+    """The resourceVersion is older than the watch cache's window (HTTP 410):
+    list again. ``requested`` is the resourceVersion asked for, ``oldest``
+    the smallest one the cache still accepted (both set when edgecache
+    raises it)."""
 
     code: ClassVar[int]
+    reason: str
+    """The apiserver's ``Status.reason``: ``"Expired"``."""
+    cause: None
+    retry_after_seconds: None
     requested: int | None
     oldest: int | None
 
 class TooLargeResourceVersion(Error):
-    """The watch cache did not reach the resourceVersion in time (HTTP 504)."""
+    """The watch cache did not reach the resourceVersion in time (HTTP 504):
+    retry after ``retry_after_seconds``. ``requested`` is the
+    resourceVersion asked for, ``current`` the cache's when the wait gave
+    up (both set when edgecache raises it)."""
 
     code: ClassVar[int]
     retry_after_seconds: ClassVar[int]
+    reason: str
+    """The apiserver's ``Status.reason``: ``"Timeout"``."""
+    cause: str
+    """The apiserver's cause type: ``"ResourceVersionTooLarge"``."""
     requested: int | None
     current: int | None
+
+class InvalidSelector(Error, ValueError):
+    """A selector that does not parse, or a field selector on a field the
+    watch cache does not extract (HTTP 400). Also a ``ValueError``."""
+
+    code: ClassVar[int]
+
+class RecursiveLoad(Error):
+    """A getter loaded its own key from its own group."""
+
+class StoreLocked(Error):
+    """Another opener holds the on-disk store at this path."""
+
+class StoreCorrupt(Error):
+    """The on-disk store at this path is damaged."""
 
 class Timeout(Error, TimeoutError):
     """A wait for a load in flight ran out of time."""
@@ -181,6 +218,9 @@ class Event:
     @property
     def resource_version(self) -> int: ...
     @property
+    def initial_events_end(self) -> bool:
+        """True only on the BOOKMARK that ends a streaming list's initial events."""
+    @property
     def labels(self) -> dict[str, str]: ...
     @property
     def fields(self) -> dict[str, str]: ...
@@ -205,6 +245,20 @@ class Item:
     __hash__: ClassVar[None]  # type: ignore[assignment]
 
 @final
+class ListPage:
+    """One page from ``WatchCache.list_page``."""
+
+    @property
+    def items(self) -> builtins.list[Item]:
+        """The page's objects, in key order."""
+    @property
+    def resource_version(self) -> int:
+        """The resourceVersion of the snapshot every page of the listing comes from."""
+    @property
+    def continue_token(self) -> str | None:
+        """Pass it back for the next page; None on the last one. Opaque."""
+
+@final
 class Watcher:
     """A stream of events from ``WatchCache.watch``."""
 
@@ -225,10 +279,13 @@ class WatchCache:
 
     def __new__(
         cls,
-        capacity: int | None = None,
+        capacity: int | None = 100,
         max_capacity: int | None = None,
         max_bytes: int | None = None,
-        indexes: Iterable[str] | None = None,
+        indexes: Iterable[str] | None = (),
+        *,
+        bookmark_interval: _Seconds | None = 60.0,
+        fields: Iterable[str] | None = None,
     ) -> Self: ...
     def add(
         self,
@@ -263,20 +320,36 @@ class WatchCache:
     def list(
         self,
         resource_version: int = 0,
-        label_selector: _Labels | None = None,
-        field_selector: _Labels | None = None,
+        label_selector: _Selector | None = None,
+        field_selector: _Selector | None = None,
         timeout: _Seconds | None = 3.0,
-    ) -> tuple[builtins.list[Item], int]: ...
+    ) -> tuple[builtins.list[Item], int]:
+        """The matching objects by key and the cache's resourceVersion, once it has seen ``resource_version``."""
+    def list_page(
+        self,
+        limit: int | None = None,
+        continue_token: str | None = None,
+        resource_version: int = 0,
+        resource_version_match: str | None = None,
+        label_selector: _Selector | None = None,
+        field_selector: _Selector | None = None,
+        timeout: _Seconds | None = 3.0,
+    ) -> ListPage:
+        """One page of at most ``limit`` matching objects, from the snapshot of the listing's first page."""
     def get(self, key: _Key, resource_version: int = 0, timeout: _Seconds | None = 3.0) -> Item | None: ...
     def watch(
         self,
         resource_version: int,
-        label_selector: _Labels | None = None,
-        field_selector: _Labels | None = None,
+        label_selector: _Selector | None = None,
+        field_selector: _Selector | None = None,
         *,
-        buffer: int = 1024,
+        send_initial_events: bool = False,
         bookmarks: bool = False,
-    ) -> Watcher: ...
+        bookmark_interval: _Seconds | None = None,
+        buffer: int = 1024,
+        timeout: _Seconds | None = 3.0,
+    ) -> Watcher:
+        """A stream of the matching events after ``resource_version`` (or a streaming list)."""
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...

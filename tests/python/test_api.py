@@ -29,6 +29,11 @@ PUBLIC = {
     "Timeout",
     "LoaderPanicked",
     "Closed",
+    "InvalidSelector",
+    "RecursiveLoad",
+    "StoreLocked",
+    "StoreCorrupt",
+    "ListPage",
 }
 
 
@@ -54,10 +59,30 @@ def test_cache_type_constants() -> None:
 def test_exception_hierarchy() -> None:
     E = edgecache
     assert issubclass(E.Error, Exception)
-    for cls in (E.ResourceExpired, E.TooLargeResourceVersion, E.Timeout, E.LoaderPanicked, E.Closed):
+    for cls in (
+        E.ResourceExpired,
+        E.TooLargeResourceVersion,
+        E.Timeout,
+        E.LoaderPanicked,
+        E.Closed,
+        E.InvalidSelector,
+        E.RecursiveLoad,
+        E.StoreLocked,
+        E.StoreCorrupt,
+    ):
         assert issubclass(cls, E.Error)
         assert cls.__module__ == "edgecache"
     assert issubclass(E.Timeout, TimeoutError)
+    assert issubclass(E.InvalidSelector, ValueError)
+    assert (E.ResourceExpired.reason, E.ResourceExpired.cause, E.ResourceExpired.retry_after_seconds) == (
+        "Expired",
+        None,
+        None,
+    )
+    assert (E.TooLargeResourceVersion.reason, E.TooLargeResourceVersion.cause) == (
+        "Timeout",
+        "ResourceVersionTooLarge",
+    )
     assert E.ResourceExpired.code == 410
     assert E.TooLargeResourceVersion.code == 504
     assert E.TooLargeResourceVersion.retry_after_seconds == 1

@@ -170,9 +170,76 @@ pub(crate) fn str_map(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<St
     Ok(out)
 }
 
-/// An equality selector from a `dict[str, str]`; `None` matches everything.
-pub(crate) fn selector(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Selector> {
-    Ok(Selector::from(&str_map(obj, what)?))
+/// Which syntax a selector string is read in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SelectorKind {
+    /// `Selector::parse`: `=`, `==`, `!=`, `in`, `notin`, `key`, `!key`.
+    Label,
+    /// `Selector::parse_fields`: `=`, `==`, `!=`.
+    Field,
+}
+
+/// A selector: `None` (everything), a `dict[str, str]` of equalities (any
+/// mapping), or a `str` in Kubernetes syntax, parsed as `kind` says. A
+/// string that does not parse raises `edgecache.InvalidSelector`.
+pub(crate) fn selector(obj: Option<&Bound<'_, PyAny>>, what: &str, kind: SelectorKind) -> PyResult<Selector> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(Selector::everything()) };
+    if let Ok(s) = obj.cast::<PyString>() {
+        let s = s.to_str()?;
+        let parsed = match kind {
+            SelectorKind::Label => Selector::parse(s),
+            SelectorKind::Field => Selector::parse_fields(s),
+        };
+        return parsed.map_err(|e| crate::errors::watch(obj.py(), e));
+    }
+    if !(obj.is_instance_of::<PyDict>() || obj.cast::<PyMapping>().is_ok()) {
+        return Err(type_error(what, "a str in Kubernetes selector syntax, a dict of str to str, or None", obj));
+    }
+    Ok(Selector::from(&str_map(Some(obj), what)?))
+}
+
+/// A period in seconds: a number `>= 0`, not NaN. Zero, and anything too
+/// large for a `Duration` (including infinity), mean "never" and come back
+/// as `Duration::ZERO`.
+pub(crate) fn interval(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Duration> {
+    let secs = seconds(obj, what)?;
+    if secs < 0.0 {
+        return Err(PyValueError::new_err(format!("{what} must not be negative, got {secs}")));
+    }
+    Ok(Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO))
+}
+
+/// A `str` or `None`.
+pub(crate) fn opt_str(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<String>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(None) };
+    match obj.cast::<PyString>() {
+        Ok(s) => Ok(Some(s.to_str()?.to_owned())),
+        Err(_) => Err(type_error(what, "a str or None", obj)),
+    }
+}
+
+/// An iterable of `str` (not a single `str` or `bytes`), such as the
+/// `indexes` or `fields` of a `WatchCache`; `example` shows one element in
+/// messages.
+pub(crate) fn str_list(obj: &Bound<'_, PyAny>, what: &str, example: &str) -> PyResult<Vec<String>> {
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an iterable of str such as [\"{example}\"], not a single str"
+        )));
+    }
+    let iter = obj.try_iter().map_err(|_| type_error(what, "an iterable of str", obj))?;
+    let mut out = Vec::new();
+    for item in iter {
+        let item = item?;
+        let Ok(s) = item.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "{what} must hold str such as \"{example}\", found {}",
+                type_name(&item)
+            )));
+        };
+        out.push(s.to_str()?.to_owned());
+    }
+    Ok(out)
 }
 
 /// A `timeout` argument: seconds `>= 0`, or `None` to wait as long as it

@@ -26,9 +26,14 @@ class ResourceExpired(Error):
     (HTTP 410 Gone): events after it are gone, so list again.
 
     ``requested`` is the resourceVersion asked for, ``oldest`` the smallest
-    one the cache still accepted at that moment."""
+    one the cache still accepted at that moment. ``reason`` is the
+    apiserver's ``Status.reason`` (``"Expired"``); there is no ``cause`` and
+    no ``retry_after_seconds`` (relisting, not retrying, is the remedy)."""
     __module__ = "edgecache"
     code = 410
+    reason = "Expired"
+    cause = None
+    retry_after_seconds = None
     requested = None
     oldest = None
 
@@ -38,9 +43,14 @@ class TooLargeResourceVersion(Error):
     timeout (HTTP 504): retry after ``retry_after_seconds``.
 
     ``requested`` is the resourceVersion asked for, ``current`` the cache's
-    when the wait gave up."""
+    when the wait gave up. ``reason`` is the apiserver's ``Status.reason``
+    (``"Timeout"``) and ``cause`` its ``details.causes[0].type``
+    (``"ResourceVersionTooLarge"``, what client-go's
+    ``IsTooLargeResourceVersion`` looks for)."""
     __module__ = "edgecache"
     code = 504
+    reason = "Timeout"
+    cause = "ResourceVersionTooLarge"
     retry_after_seconds = 1
     requested = None
     current = None
@@ -55,6 +65,31 @@ class Timeout(Error, TimeoutError):
 class LoaderPanicked(Error):
     """A loader or getter panicked in Rust. Nothing was cached; the key is
     free for the next load."""
+    __module__ = "edgecache"
+
+
+class InvalidSelector(Error, ValueError):
+    """A label or field selector that does not parse, or a field selector on
+    a field the watch cache does not extract (the apiserver's "field label
+    not supported"); the message names the offending part. HTTP 400. Also a
+    built-in ``ValueError``."""
+    __module__ = "edgecache"
+    code = 400
+
+
+class RecursiveLoad(Error):
+    """A getter loaded its own key from its own group (directly or through a
+    chain on the same thread): answered at once instead of deadlocking."""
+    __module__ = "edgecache"
+
+
+class StoreLocked(Error):
+    """Another opener holds the on-disk store at this path."""
+    __module__ = "edgecache"
+
+
+class StoreCorrupt(Error):
+    """The on-disk store at this path is damaged."""
     __module__ = "edgecache"
 
 
@@ -77,6 +112,10 @@ pub(crate) struct Classes {
     pub(crate) timeout: Py<PyType>,
     pub(crate) loader_panicked: Py<PyType>,
     pub(crate) closed: Py<PyType>,
+    pub(crate) invalid_selector: Py<PyType>,
+    pub(crate) recursive_load: Py<PyType>,
+    pub(crate) store_locked: Py<PyType>,
+    pub(crate) store_corrupt: Py<PyType>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
@@ -93,6 +132,10 @@ pub(crate) fn classes(py: Python<'_>) -> PyResult<&'static Classes> {
             timeout: get("Timeout")?,
             loader_panicked: get("LoaderPanicked")?,
             closed: get("Closed")?,
+            invalid_selector: get("InvalidSelector")?,
+            recursive_load: get("RecursiveLoad")?,
+            store_locked: get("StoreLocked")?,
+            store_corrupt: get("StoreCorrupt")?,
         })
     })
 }
@@ -108,6 +151,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("Timeout", &c.timeout),
         ("LoaderPanicked", &c.loader_panicked),
         ("Closed", &c.closed),
+        ("InvalidSelector", &c.invalid_selector),
+        ("RecursiveLoad", &c.recursive_load),
+        ("StoreLocked", &c.store_locked),
+        ("StoreCorrupt", &c.store_corrupt),
     ] {
         m.add(name, cls.clone_ref(py))?;
     }
@@ -123,6 +170,7 @@ pub(crate) enum Kind {
     Timeout,
     LoaderPanicked,
     Closed,
+    InvalidSelector,
 }
 
 /// An exception of `kind` with `message`, and `attrs` set on the instance.
@@ -137,6 +185,7 @@ pub(crate) fn new(py: Python<'_>, kind: Kind, message: &str, attrs: &[(&str, Py<
             Kind::Timeout => &c.timeout,
             Kind::LoaderPanicked => &c.loader_panicked,
             Kind::Closed => &c.closed,
+            Kind::InvalidSelector => &c.invalid_selector,
         };
         let exc = cls.bind(py).call1((message,))?;
         for (name, value) in attrs {
@@ -171,21 +220,34 @@ fn closed(py: Python<'_>, message: &str, reason: &str) -> PyErr {
 }
 
 /// The Python exception for a watch cache error.
+///
+/// A 410 or 504 carries the core's numbers (`requested` and `oldest` or
+/// `current`) and its `reason()`, `cause()` and `retry_after_seconds()` as
+/// instance attributes, so the class defaults can never disagree with what
+/// the core reports.
 pub(crate) fn watch(py: Python<'_>, err: WatchError) -> PyErr {
     let msg = err.to_string();
-    let int = |v: u64| v.into_pyobject(py).map(|o| o.into_any().unbind());
-    let attrs = |pairs: [(&'static str, u64); 2]| -> PyResult<Vec<(&'static str, Py<PyAny>)>> {
-        pairs.into_iter().map(|(k, v)| Ok((k, int(v)?))).collect()
+    // The attributes every 410 and 504 carries.
+    let status = |numbers: [(&'static str, u64); 2]| -> PyResult<Vec<(&'static str, Py<PyAny>)>> {
+        let mut out = Vec::with_capacity(5);
+        for (k, v) in numbers {
+            out.push((k, v.into_pyobject(py)?.into_any().unbind()));
+        }
+        out.push(("reason", PyString::new(py, err.reason()).into_any().unbind()));
+        out.push(("cause", err.cause().into_pyobject(py)?.into_any().unbind()));
+        out.push(("retry_after_seconds", err.retry_after_seconds().into_pyobject(py)?.into_any().unbind()));
+        Ok(out)
     };
     let built = match &err {
         WatchError::ResourceExpired { requested, oldest } => {
-            attrs([("requested", *requested), ("oldest", *oldest)]).map(|a| new(py, Kind::ResourceExpired, &msg, &a))
+            status([("requested", *requested), ("oldest", *oldest)]).map(|a| new(py, Kind::ResourceExpired, &msg, &a))
         }
         WatchError::TooLargeResourceVersion { requested, current } => {
-            attrs([("requested", *requested), ("current", *current)]).map(|a| new(py, Kind::TooLarge, &msg, &a))
+            status([("requested", *requested), ("current", *current)]).map(|a| new(py, Kind::TooLarge, &msg, &a))
         }
         WatchError::Closed { reason } => Ok(closed(py, &msg, reason_name(reason))),
         WatchError::InvalidArgument(m) => Ok(PyValueError::new_err(m.clone())),
+        WatchError::InvalidSelector(_) => Ok(new(py, Kind::InvalidSelector, &msg, &[])),
         _ => Ok(new(py, Kind::Error, &msg, &[])),
     };
     built.unwrap_or_else(|e| e)

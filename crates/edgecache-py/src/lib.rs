@@ -2,7 +2,7 @@
 //! module, re-exported by the `edgecache` package (`python/edgecache`).
 //!
 //! Each public class wraps one core type: `Flight`, `Cache`, `Group`,
-//! `WatchCache` (with its `Watcher`, `Event` and `Item`). The conventions,
+//! `WatchCache` (with its `Watcher`, `Event`, `Item` and `ListPage`). The conventions,
 //! once for every method:
 //!
 //! - **Arguments** are checked while attached to the interpreter, in
@@ -67,6 +67,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<watch::Watcher>()?;
     m.add_class::<watch::Event>()?;
     m.add_class::<watch::Item>()?;
+    m.add_class::<watch::ListPage>()?;
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
     Ok(())
 }

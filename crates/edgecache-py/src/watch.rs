@@ -4,14 +4,14 @@
 use std::time::Duration;
 
 use edgecache::watch::{
-    self as core, CloseReason, DEFAULT_CAPACITY, DEFAULT_WATCH_BUFFER, Object, Selector, StrMap, WatchError,
-    WatchOptions,
+    self as core, CloseReason, DEFAULT_BOOKMARK_INTERVAL, DEFAULT_CAPACITY, DEFAULT_WATCH_BUFFER, ListRequest, Object,
+    ResourceVersionMatch, Selector, StrMap, WatchError, WatchOptions,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
-use crate::args::{self, Wait};
+use crate::args::{self, SelectorKind, Wait};
 use crate::{errors, wait};
 
 /// A Kubernetes-style watch cache: the newest events by resourceVersion,
@@ -22,7 +22,15 @@ use crate::{errors, wait};
 /// `max_capacity` the largest (default 102400, or `capacity` if larger);
 /// `max_bytes` bounds the summed size of the events kept (key + object +
 /// previous object). `indexes` declares the selectors to serve without a
-/// scan, as `"label:<name>"` or `"field:<name>"`.
+/// scan, as `"label:<name>"` or `"field:<name>"`. `bookmark_interval` is
+/// how often, in seconds, a watcher that asked for bookmarks gets one at the
+/// cache's resourceVersion (default 60; 0: only the upstream's, from
+/// `bookmark`).
+/// `fields` declares the field names writers extract: a field selector on
+/// any other raises `InvalidSelector` (None: learned from the writes).
+///
+/// Thread-safe: share one cache between threads; every wait releases the
+/// GIL.
 #[pyclass(module = "edgecache", frozen)]
 pub(crate) struct WatchCache {
     inner: core::WatchCache,
@@ -70,38 +78,64 @@ impl WatchCache {
         r.map_err(|e| errors::watch(py, e))
     }
 
-    /// Waits, interruptibly and detached, until the cache has seen `rv`.
-    fn fresh(&self, py: Python<'_>, rv: u64, timeout: Option<Duration>) -> PyResult<()> {
-        // Already fresh (the common case): no need to release the GIL.
-        match self.inner.wait_until_fresh(rv, Duration::ZERO) {
+    /// Runs `call(wait)`, a core call that waits up to `wait` for freshness
+    /// and fails with `TooLargeResourceVersion` when the cache has not got
+    /// there, until it gets there or `timeout` passes: first without
+    /// waiting while attached (the common case, already fresh), then
+    /// detached in slices that respond to Ctrl-C, and once more without
+    /// waiting when the time is up, so the error is the core's own (with
+    /// the cache's resourceVersion at that moment). Any other error (a bad
+    /// selector, an expired resourceVersion) comes at once.
+    fn fresh_call<T, F>(py: Python<'_>, timeout: Option<Duration>, call: F) -> PyResult<T>
+    where
+        T: Send,
+        F: Fn(Duration) -> Result<T, WatchError> + Send + Sync,
+    {
+        match call(Duration::ZERO) {
             Err(WatchError::TooLargeResourceVersion { .. }) => {}
             r => return r.map_err(|e| errors::watch(py, e)),
         }
-        let cache = &self.inner;
-        let out = wait::until(py, wait::deadline(timeout), |slice| match cache.wait_until_fresh(rv, slice) {
+        let out = wait::until(py, wait::deadline(timeout), |slice| match call(slice) {
             Err(WatchError::TooLargeResourceVersion { .. }) => None,
             r => Some(r),
         })?;
-        match out {
-            Some(r) => r.map_err(|e| errors::watch(py, e)),
-            None => Err(errors::watch(
-                py,
-                WatchError::TooLargeResourceVersion { requested: rv, current: self.inner.resource_version() },
-            )),
-        }
+        out.unwrap_or_else(|| call(Duration::ZERO)).map_err(|e| errors::watch(py, e))
+    }
+
+    /// Waits, interruptibly and detached, until the cache has seen `rv`.
+    fn fresh(&self, py: Python<'_>, rv: u64, timeout: Option<Duration>) -> PyResult<()> {
+        let cache = &self.inner;
+        Self::fresh_call(py, timeout, |slice| cache.wait_until_fresh(rv, slice))
+    }
+}
+
+/// A `resource_version_match`: None, `"NotOlderThan"` or `"Exact"`.
+fn rv_match(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<ResourceVersionMatch>> {
+    match args::opt_str(obj, "resource_version_match")?.as_deref() {
+        None => Ok(None),
+        Some("NotOlderThan") => Ok(Some(ResourceVersionMatch::NotOlderThan)),
+        Some("Exact") => Ok(Some(ResourceVersionMatch::Exact)),
+        Some(other) => Err(PyValueError::new_err(format!(
+            "resource_version_match must be \"NotOlderThan\", \"Exact\" or None, not {other:?}"
+        ))),
     }
 }
 
 #[pymethods]
 impl WatchCache {
     #[new]
-    #[pyo3(signature = (capacity = None, max_capacity = None, max_bytes = None, indexes = None))]
+    #[pyo3(
+        signature = (capacity = None, max_capacity = None, max_bytes = None, indexes = None, *, bookmark_interval = None, fields = None),
+        text_signature = "(capacity=100, max_capacity=None, max_bytes=None, indexes=(), *, bookmark_interval=60.0, fields=None)"
+    )]
     fn new(
         py: Python<'_>,
         capacity: Option<&Bound<'_, PyAny>>,
         max_capacity: Option<&Bound<'_, PyAny>>,
         max_bytes: Option<&Bound<'_, PyAny>>,
         indexes: Option<&Bound<'_, PyAny>>,
+        bookmark_interval: Option<&Bound<'_, PyAny>>,
+        fields: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let capacity = match capacity {
             Some(c) => args::count(c, "capacity")?,
@@ -128,21 +162,15 @@ impl WatchCache {
             b = b.max_bytes(m);
         }
         if let Some(ix) = indexes.filter(|i| !i.is_none()) {
-            if ix.is_instance_of::<PyString>() || ix.is_instance_of::<PyBytes>() {
-                return Err(PyTypeError::new_err(
-                    "indexes must be an iterable of str such as [\"label:app\"], not a single str",
-                ));
-            }
-            for spec in ix.try_iter()? {
-                let spec = spec?;
-                let Ok(s) = spec.cast::<PyString>() else {
-                    return Err(PyTypeError::new_err(format!(
-                        "indexes must hold str such as \"label:app\", found {}",
-                        args::type_name(&spec)
-                    )));
-                };
-                b = b.index(s.to_str()?);
-            }
+            b = b.indexes(args::str_list(ix, "indexes", "label:app")?);
+        }
+        let every = match bookmark_interval {
+            Some(s) => args::interval(s, "bookmark_interval")?,
+            None => DEFAULT_BOOKMARK_INTERVAL,
+        };
+        b = b.bookmark_interval(every);
+        if let Some(f) = fields.filter(|f| !f.is_none()) {
+            b = b.fields(args::str_list(f, "fields", "spec.nodeName")?);
         }
         b.build().map(|inner| WatchCache { inner }).map_err(|e| errors::watch(py, e))
     }
@@ -239,10 +267,14 @@ impl WatchCache {
         self.fresh(py, rv, timeout.0)
     }
 
-    /// The objects matching both selectors (dicts of str to str, equality),
-    /// sorted by key, and the cache's resourceVersion, once the cache has
-    /// seen `resource_version` (waiting as `wait_until_fresh`; 0 does not
-    /// wait).
+    /// The objects matching both selectors, sorted by key, and the cache's
+    /// resourceVersion, once the cache has seen `resource_version` (waiting
+    /// as `wait_until_fresh`; 0 does not wait). A selector is None, a dict
+    /// of str to str (equality), or a str in Kubernetes syntax
+    /// (`"app in (web,api),!canary"`; fields: `"spec.nodeName!=n1"`).
+    /// Raises `InvalidSelector` for a selector that does not parse or a
+    /// field the cache does not extract, `TooLargeResourceVersion` (504)
+    /// when the wait runs out. Releases the GIL while it waits.
     #[pyo3(
         signature = (resource_version = None, label_selector = None, field_selector = None, timeout = Wait::FRESH),
         text_signature = "($self, resource_version=0, label_selector=None, field_selector=None, timeout=3.0)"
@@ -256,11 +288,11 @@ impl WatchCache {
         timeout: Wait,
     ) -> PyResult<(Vec<Item>, u64)> {
         let rv = resource_version.map(args::resource_version).transpose()?.unwrap_or(0);
-        let labels = args::selector(label_selector, "label_selector")?;
-        let fields = args::selector(field_selector, "field_selector")?;
-        self.fresh(py, rv, timeout.0)?;
+        let labels = args::selector(label_selector, "label_selector", SelectorKind::Label)?;
+        let fields = args::selector(field_selector, "field_selector", SelectorKind::Field)?;
+        let cache = &self.inner;
         let (items, at) =
-            self.inner.list_with_timeout(rv, &labels, &fields, Duration::ZERO).map_err(|e| errors::watch(py, e))?;
+            Self::fresh_call(py, timeout.0, |slice| cache.list_with_timeout(rv, &labels, &fields, slice))?;
         Ok((items.into_iter().map(Item::from).collect(), at))
     }
 
@@ -279,33 +311,58 @@ impl WatchCache {
     ) -> PyResult<Option<Item>> {
         let key = args::str_key(key)?;
         let rv = resource_version.map(args::resource_version).transpose()?.unwrap_or(0);
-        self.fresh(py, rv, timeout.0)?;
-        let item = self.inner.get_with_timeout(&key, rv, Duration::ZERO).map_err(|e| errors::watch(py, e))?;
+        let cache = &self.inner;
+        let item = Self::fresh_call(py, timeout.0, |slice| cache.get_with_timeout(&key, rv, slice))?;
         Ok(item.map(Item::from))
     }
 
     /// A watcher yielding the events after `resource_version` that match both
-    /// selectors: first those still in the window (for 0, the current state
-    /// as ADDED events), then live ones. `buffer` is how many unread live
-    /// events it may hold before it is closed (reason `"fell_behind"`);
-    /// `bookmarks` asks for BOOKMARK events. Raises `ResourceExpired` (410)
-    /// when events after `resource_version` have left the window.
+    /// selectors (as `list`): first those still in the window (for 0, the
+    /// current state as ADDED events), then live ones.
+    ///
+    /// `send_initial_events` makes it a streaming list: the matching
+    /// current state as ADDED events, then one BOOKMARK whose
+    /// `initial_events_end` is True, all at the cache's resourceVersion,
+    /// then the changes after it. A non-zero `resource_version` then means
+    /// "not older than": the call first waits until the cache has seen it,
+    /// at most `timeout` seconds (None: no limit), else raises
+    /// `TooLargeResourceVersion` (504); it releases the GIL and responds to
+    /// Ctrl-C while it waits. `timeout` has no other use.
+    ///
+    /// `bookmarks` asks for BOOKMARK events: one after each `bookmark()`
+    /// and one every `bookmark_interval` seconds (None: the cache's; 0:
+    /// none but the upstream's) while the watcher is read, even when no
+    /// event matched. `buffer` is how many unread live events it may hold
+    /// before it is closed (reason `"fell_behind"`).
+    ///
+    /// Raises `ResourceExpired` (410) when events after `resource_version`
+    /// have left the window (never with `send_initial_events`),
+    /// `InvalidSelector` for a bad selector. The watcher may be read from
+    /// any thread.
     #[pyo3(
-        signature = (resource_version, label_selector = None, field_selector = None, *, buffer = None, bookmarks = false),
-        text_signature = "($self, resource_version, label_selector=None, field_selector=None, *, buffer=1024, bookmarks=False)"
+        signature = (
+            resource_version, label_selector = None, field_selector = None, *,
+            send_initial_events = false, bookmarks = false, bookmark_interval = None, buffer = None,
+            timeout = Wait::FRESH
+        ),
+        text_signature = "($self, resource_version, label_selector=None, field_selector=None, *, send_initial_events=False, bookmarks=False, bookmark_interval=None, buffer=1024, timeout=3.0)"
     )]
+    #[allow(clippy::too_many_arguments, reason = "mirrors the Python signature, keyword arguments")]
     fn watch(
         &self,
         py: Python<'_>,
         resource_version: &Bound<'_, PyAny>,
         label_selector: Option<&Bound<'_, PyAny>>,
         field_selector: Option<&Bound<'_, PyAny>>,
-        buffer: Option<&Bound<'_, PyAny>>,
+        send_initial_events: bool,
         bookmarks: bool,
+        bookmark_interval: Option<&Bound<'_, PyAny>>,
+        buffer: Option<&Bound<'_, PyAny>>,
+        timeout: Wait,
     ) -> PyResult<Watcher> {
         let rv = args::resource_version(resource_version)?;
-        let labels: Selector = args::selector(label_selector, "label_selector")?;
-        let fields: Selector = args::selector(field_selector, "field_selector")?;
+        let labels: Selector = args::selector(label_selector, "label_selector", SelectorKind::Label)?;
+        let fields: Selector = args::selector(field_selector, "field_selector", SelectorKind::Field)?;
         let buffer = match buffer {
             Some(b) => args::count(b, "buffer")?,
             None => DEFAULT_WATCH_BUFFER,
@@ -313,9 +370,74 @@ impl WatchCache {
         if buffer == 0 {
             return Err(PyValueError::new_err("buffer must be at least 1"));
         }
-        let opts = WatchOptions::new().buffer(buffer).bookmarks(bookmarks);
-        let inner = self.inner.watch(rv, &labels, &fields, opts).map_err(|e| errors::watch(py, e))?;
+        let mut opts = WatchOptions::new().buffer(buffer).bookmarks(bookmarks).send_initial_events(send_initial_events);
+        if let Some(every) = bookmark_interval.filter(|b| !b.is_none()) {
+            opts = opts.bookmark_interval(args::interval(every, "bookmark_interval")?);
+        }
+        let cache = &self.inner;
+        let inner = Self::fresh_call(py, timeout.0, |slice| {
+            cache.watch(rv, &labels, &fields, opts.clone().fresh_timeout(slice))
+        })?;
         Ok(Watcher { inner })
+    }
+
+    /// One page of a list, from a snapshot: at most `limit` objects (None
+    /// or 0: no limit) matching both selectors (as `list`), in key order.
+    /// Every page of one listing comes from the snapshot the first page
+    /// took, whatever is written in between: pass the page's
+    /// `continue_token` back (with `resource_version` 0 and no match) for
+    /// the next page; it is None on the last one.
+    ///
+    /// Which snapshot, as the apiserver decides: a continue token's; for
+    /// `resource_version` 0 (without `"Exact"`) the current state, and
+    /// `limit` is ignored; for N with `"NotOlderThan"` the current state
+    /// once the cache has seen N; for N with `"Exact"` the state at N,
+    /// which must still be in the window; for N with None (unset), Exact
+    /// when `limit` is given and NotOlderThan otherwise (the apiserver's
+    /// rule, which client-go's paged relists rely on).
+    /// Waits for N at most `timeout` seconds (None: no limit), releasing
+    /// the GIL and responding to Ctrl-C.
+    ///
+    /// Raises `ResourceExpired` (410) when the token's or the Exact
+    /// resourceVersion has left the window (list again without it),
+    /// `TooLargeResourceVersion` (504) when the wait runs out,
+    /// `InvalidSelector` for a bad selector, `ValueError` for a malformed
+    /// token, a token together with a resourceVersion or `"Exact"`, or
+    /// `"Exact"` with resourceVersion 0. Thread-safe.
+    #[pyo3(
+        signature = (
+            limit = None, continue_token = None, resource_version = None, resource_version_match = None,
+            label_selector = None, field_selector = None, timeout = Wait::FRESH
+        ),
+        text_signature = "($self, limit=None, continue_token=None, resource_version=0, resource_version_match=None, label_selector=None, field_selector=None, timeout=3.0)"
+    )]
+    #[allow(clippy::too_many_arguments, reason = "mirrors the Python signature, keyword arguments")]
+    fn list_page(
+        &self,
+        py: Python<'_>,
+        limit: Option<&Bound<'_, PyAny>>,
+        continue_token: Option<&Bound<'_, PyAny>>,
+        resource_version: Option<&Bound<'_, PyAny>>,
+        resource_version_match: Option<&Bound<'_, PyAny>>,
+        label_selector: Option<&Bound<'_, PyAny>>,
+        field_selector: Option<&Bound<'_, PyAny>>,
+        timeout: Wait,
+    ) -> PyResult<ListPage> {
+        let limit = limit.filter(|l| !l.is_none()).map(|l| args::count(l, "limit")).transpose()?.unwrap_or(0);
+        let token = args::opt_str(continue_token, "continue_token")?;
+        let rv = resource_version.map(args::resource_version).transpose()?.unwrap_or(0);
+        let mut req = ListRequest::new()
+            .limit(limit)
+            .resource_version(rv)
+            .label_selector(args::selector(label_selector, "label_selector", SelectorKind::Label)?)
+            .field_selector(args::selector(field_selector, "field_selector", SelectorKind::Field)?);
+        req.resource_version_match = rv_match(resource_version_match)?;
+        if let Some(t) = token {
+            req = req.continue_token(t);
+        }
+        let cache = &self.inner;
+        let page = Self::fresh_call(py, timeout.0, |slice| cache.list_page(&req.clone().timeout(slice)))?;
+        Ok(ListPage { items: page.items, resource_version: page.resource_version, continue_token: page.continue_token })
     }
 
     /// Closes the cache: blocked waits wake with `Closed`, watchers close
@@ -503,6 +625,14 @@ impl Event {
         self.inner.resource_version()
     }
 
+    /// True only on the BOOKMARK that ends the initial events of a watch
+    /// started with `send_initial_events=True`: the events before it are
+    /// the state at its resourceVersion, those after it changes.
+    #[getter]
+    fn initial_events_end(&self) -> bool {
+        self.inner.initial_events_end()
+    }
+
     #[getter]
     fn labels<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         str_dict(py, self.inner.labels())
@@ -573,5 +703,46 @@ impl Item {
 
     fn __repr__(&self) -> String {
         format!("Item(key={:?}, resource_version={})", self.inner.key(), self.inner.resource_version())
+    }
+}
+
+/// One page from `WatchCache.list_page`: `items` (a list of `Item`, in key
+/// order), `resource_version` (the snapshot's, the same for every page of
+/// one listing) and `continue_token` (a str to pass back for the next
+/// page, None on the last one; opaque). Immutable; safe to share.
+#[pyclass(module = "edgecache", frozen)]
+pub(crate) struct ListPage {
+    items: Vec<core::Item>,
+    resource_version: u64,
+    continue_token: Option<String>,
+}
+
+#[pymethods]
+impl ListPage {
+    /// The page's objects, in key order (a new list on each access).
+    #[getter]
+    fn items(&self) -> Vec<Item> {
+        self.items.iter().cloned().map(Item::from).collect()
+    }
+
+    /// The resourceVersion of the snapshot the listing comes from.
+    #[getter]
+    fn resource_version(&self) -> u64 {
+        self.resource_version
+    }
+
+    /// The token of the next page, or None on the last one.
+    #[getter]
+    fn continue_token(&self) -> Option<&str> {
+        self.continue_token.as_deref()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ListPage(items={}, resource_version={}, continue_token={})",
+            self.items.len(),
+            self.resource_version,
+            if self.continue_token.is_some() { "..." } else { "None" }
+        )
     }
 }

@@ -58,6 +58,18 @@ func (a *arena) bytes(b []byte) (*C.uint8_t, C.size_t) {
 	return (*C.uint8_t)(p), C.size_t(len(b))
 }
 
+// strs copies l as an array of edgecache_str ((NULL, 0) for an empty l).
+func (a *arena) strs(l []string) (*C.edgecache_str, C.size_t) {
+	if len(l) == 0 {
+		return nil, 0
+	}
+	arr := unsafe.Slice((*C.edgecache_str)(a.alloc(uintptr(len(l))*unsafe.Sizeof(C.edgecache_str{}))), len(l))
+	for i, s := range l {
+		arr[i] = a.str(s)
+	}
+	return &arr[0], C.size_t(len(l))
+}
+
 // pairs copies m (in key order) as an array of edgecache_pair.
 func (a *arena) pairs(m map[string]string) (*C.edgecache_pair, C.size_t) {
 	if len(m) == 0 {
@@ -99,6 +111,11 @@ func mapSize(m map[string]string) uintptr {
 		n += uintptr(len(k) + len(v))
 	}
 	return n + 8
+}
+
+// selectorSize is what a selector's maps and strings take in an arena.
+func selectorSize(sel *Selector) uintptr {
+	return mapSize(sel.Labels) + mapSize(sel.Fields) + uintptr(len(sel.LabelSelector)+len(sel.FieldSelector)) + 16
 }
 
 func objectsSize(objs []Object) uintptr {

@@ -45,7 +45,21 @@
 // # Errors
 //
 // Failures are *StatusError values matching the sentinels (ErrClosed,
-// ErrResourceExpired, ...) with errors.Is; a getter's own error comes back
+// ErrInvalidSelector, ...) with errors.Is; a getter's own error comes back
 // unchanged; a getter's panic is recovered and reaches every caller of the
-// load as a *PanicError matching ErrLoaderPanicked.
+// load as a *PanicError matching ErrLoaderPanicked. The watch cache's 410
+// and 504 are typed, for errors.As: *ResourceExpiredError (Requested,
+// Oldest) and *TooLargeResourceVersionError (Requested, Current,
+// RetryAfterSeconds), with the HTTPStatus, Reason and Cause a Kubernetes
+// Status needs; they match ErrResourceExpired and
+// ErrTooLargeResourceVersion with errors.Is, and unwrap to a *StatusError.
+//
+// # Watch protocol
+//
+// WatchCache speaks today's Kubernetes list/watch: streaming lists
+// (WatcherOptions.SendInitialEvents, ending with a Bookmark whose
+// InitialEventsEnd is set), periodic bookmarks (BookmarkInterval),
+// paged lists from one snapshot (ListPage with continue tokens and
+// resourceVersionMatch), and selector strings in Kubernetes syntax
+// (Selector.LabelSelector and FieldSelector).
 package edgecache

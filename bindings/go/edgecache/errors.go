@@ -35,6 +35,11 @@ var (
 	// ErrTooLargeResourceVersion: the cache has not seen the
 	// resourceVersion in time (HTTP 504; retry after a second).
 	ErrTooLargeResourceVersion = errors.New("edgecache: too large resource version")
+	// ErrInvalidSelector: a label or field selector string that does not
+	// parse, or a field selector on a field the cache does not extract (the
+	// apiserver's "field label not supported"; HTTP 400). Never an empty
+	// result instead.
+	ErrInvalidSelector = errors.New("edgecache: invalid selector")
 	// ErrInternal: a bug inside edgecache (it panicked); the object stays
 	// usable.
 	ErrInternal = errors.New("edgecache: internal error")
@@ -61,9 +66,11 @@ func (e *StatusError) Unwrap() error { return e.Kind }
 
 // HTTPStatus is the HTTP status code Kubernetes uses for this error: 410 for
 // ErrResourceExpired, 504 for ErrTooLargeResourceVersion, 503 for ErrClosed,
-// 500 otherwise.
+// 400 for ErrInvalidSelector, 500 otherwise.
 func (e *StatusError) HTTPStatus() int {
 	switch e.Kind {
+	case ErrInvalidSelector:
+		return 400
 	case ErrResourceExpired:
 		return 410
 	case ErrTooLargeResourceVersion:
@@ -120,6 +127,8 @@ func kindOf(s C.edgecache_status) error {
 		return ErrResourceExpired
 	case C.EDGECACHE_TOO_LARGE_RESOURCE_VERSION:
 		return ErrTooLargeResourceVersion
+	case C.EDGECACHE_INVALID_SELECTOR:
+		return ErrInvalidSelector
 	}
 	return ErrInternal
 }
@@ -142,5 +151,137 @@ func call(f func() C.edgecache_status) error {
 		msg = lastError()
 	}
 	runtime.UnlockOSThread()
+	return statusError(s, msg)
+}
+
+// ResourceExpiredError is the 410 of the watch cache: the resourceVersion
+// asked for (a watch's, an Exact list's, a continue token's) is older than
+// the window reaches back, so events after it are gone; list again. Every
+// watch-cache call that can fail this way returns one; get it with
+// errors.As. errors.Is(err, ErrResourceExpired) is true for it, and
+// errors.As to a *StatusError still works (Unwrap gives one).
+type ResourceExpiredError struct {
+	// Requested is the resourceVersion the call asked for.
+	Requested uint64
+	// Oldest is the smallest resourceVersion the cache accepted at the
+	// time (the number Kubernetes prints in parentheses).
+	Oldest uint64
+	// Message is the library's wording, e.g. "too old resource version:
+	// 3 (10)".
+	Message string
+}
+
+func (e *ResourceExpiredError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("edgecache: too old resource version: %d (%d)", e.Requested, e.Oldest)
+	}
+	return "edgecache: " + e.Message
+}
+
+// Is reports ErrResourceExpired as matching.
+func (e *ResourceExpiredError) Is(target error) bool { return target == ErrResourceExpired }
+
+// Unwrap gives the equivalent *StatusError, for code written before the
+// typed errors.
+func (e *ResourceExpiredError) Unwrap() error {
+	return &StatusError{Kind: ErrResourceExpired, Message: e.Message}
+}
+
+// HTTPStatus is 410 (Gone).
+func (e *ResourceExpiredError) HTTPStatus() int { return 410 }
+
+// Reason is the Kubernetes Status reason, "Expired".
+func (e *ResourceExpiredError) Reason() string { return "Expired" }
+
+// TooLargeResourceVersionError is the 504 of the watch cache: it had not
+// seen the resourceVersion asked for when the freshness wait ran out;
+// retry after RetryAfterSeconds. Every watch-cache call that waits for
+// freshness returns one; get it with errors.As.
+// errors.Is(err, ErrTooLargeResourceVersion) is true for it, and errors.As
+// to a *StatusError still works (Unwrap gives one).
+type TooLargeResourceVersionError struct {
+	// Requested is the resourceVersion the call waited for.
+	Requested uint64
+	// Current is the cache's resourceVersion when the wait gave up.
+	Current uint64
+	// RetryAfterSeconds is the Retry-After hint (1, as Kubernetes).
+	RetryAfterSeconds int
+	// Message is the library's wording, e.g. "Too large resource version:
+	// 12, current: 10".
+	Message string
+}
+
+func (e *TooLargeResourceVersionError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("edgecache: Too large resource version: %d, current: %d", e.Requested, e.Current)
+	}
+	return "edgecache: " + e.Message
+}
+
+// Is reports ErrTooLargeResourceVersion as matching.
+func (e *TooLargeResourceVersionError) Is(target error) bool {
+	return target == ErrTooLargeResourceVersion
+}
+
+// Unwrap gives the equivalent *StatusError, for code written before the
+// typed errors.
+func (e *TooLargeResourceVersionError) Unwrap() error {
+	return &StatusError{Kind: ErrTooLargeResourceVersion, Message: e.Message}
+}
+
+// HTTPStatus is 504 (Gateway Timeout).
+func (e *TooLargeResourceVersionError) HTTPStatus() int { return 504 }
+
+// Reason is the Kubernetes Status reason, "Timeout".
+func (e *TooLargeResourceVersionError) Reason() string { return "Timeout" }
+
+// Cause is the Kubernetes Status cause type, "ResourceVersionTooLarge"
+// (what client-go's IsTooLargeResourceVersion looks for).
+func (e *TooLargeResourceVersionError) Cause() string { return "ResourceVersionTooLarge" }
+
+// watchCall is call for the watch cache: a 410 or 504 comes back as a
+// *ResourceExpiredError or *TooLargeResourceVersionError carrying the
+// library's numbers, read on the same OS thread right after the failure.
+func watchCall(f func() C.edgecache_status) error {
+	var (
+		msg    string
+		detail C.edgecache_watch_error
+		have   bool
+	)
+	runtime.LockOSThread()
+	s := f()
+	if s != C.EDGECACHE_OK {
+		if s == C.EDGECACHE_RESOURCE_EXPIRED || s == C.EDGECACHE_TOO_LARGE_RESOURCE_VERSION {
+			have = C.edgecache_watch_last_error(&detail) == C.EDGECACHE_OK
+		}
+		msg = lastError()
+	}
+	runtime.UnlockOSThread()
+	if !have {
+		detail = C.edgecache_watch_error{}
+	}
+	return watchError(s, msg, &detail)
+}
+
+// watchError builds the error of a watch-cache status; detail (zero when
+// there is none) counts only when its HTTP code is the status's.
+func watchError(s C.edgecache_status, msg string, detail *C.edgecache_watch_error) error {
+	switch s {
+	case C.EDGECACHE_RESOURCE_EXPIRED:
+		e := &ResourceExpiredError{Message: msg}
+		if detail.http_code == 410 {
+			e.Requested, e.Oldest = uint64(detail.requested_rv), uint64(detail.oldest_rv)
+		}
+		return e
+	case C.EDGECACHE_TOO_LARGE_RESOURCE_VERSION:
+		e := &TooLargeResourceVersionError{RetryAfterSeconds: 1, Message: msg}
+		if detail.http_code == 504 {
+			e.Requested, e.Current = uint64(detail.requested_rv), uint64(detail.current_rv)
+			if detail.retry_after_seconds > 0 {
+				e.RetryAfterSeconds = int(detail.retry_after_seconds)
+			}
+		}
+		return e
+	}
 	return statusError(s, msg)
 }

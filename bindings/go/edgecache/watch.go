@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"time"
@@ -25,9 +26,23 @@ type WatchOptions struct {
 	// Indexes declares selectors to index, like "label:app" or
 	// "field:spec.nodeName". Selectors on other names still work, by scan.
 	Indexes []string
-	// FreshTimeout is how long List, Get and WaitUntilFresh wait for a
-	// resourceVersion when the context has no deadline (default 3s).
+	// FreshTimeout is how long List, ListPage, Get and WaitUntilFresh wait
+	// for a resourceVersion when the context has no deadline, and how long
+	// a streaming-list watch waits (default 3s).
 	FreshTimeout time.Duration
+	// BookmarkInterval is how often a watcher that asked for bookmarks
+	// (WatcherOptions.Bookmarks) gets a Bookmark event at the cache's
+	// resourceVersion, even when nothing matched its selector: 0 for the
+	// default (60s, jittered by up to a tenth), negative for none (only
+	// those of WatchCache.Bookmark). A watcher may override it.
+	BookmarkInterval time.Duration
+	// Fields declares the fields writers extract into Object.Fields (for
+	// example "metadata.name", "spec.nodeName"); a field selector on any
+	// other field then fails with ErrInvalidSelector, as the apiserver's
+	// "field label not supported". Fields of "field:" indexes count as
+	// declared. Empty: the cache learns the fields from the writes (until
+	// a write carries one, every name is accepted).
+	Fields []string
 }
 
 // Object is a stored object: its key ("namespace/name"), serialized bytes,
@@ -41,11 +56,28 @@ type Object struct {
 	Fields          map[string]string
 }
 
-// Selector matches objects whose labels and fields equal every pair given.
+// Selector matches objects whose labels and fields satisfy every part
+// given: the equality pairs of the maps and the requirements of the
+// selector strings, all ANDed. The zero Selector matches everything.
 type Selector struct {
+	// Labels: each label must equal its value.
 	Labels map[string]string
+	// Fields: each field must equal its value.
 	Fields map[string]string
+	// LabelSelector is a label selector in Kubernetes syntax: "app=web",
+	// "tier!=db", "env in (prod,qa)", "env notin (dev)", "canary",
+	// "!canary", comma-separated (AND). A string that does not parse gives
+	// ErrInvalidSelector.
+	LabelSelector string
+	// FieldSelector is a field selector in Kubernetes syntax
+	// ("spec.nodeName=n1,status.phase!=Failed"). A field the cache does
+	// not extract (WatchOptions.Fields) gives ErrInvalidSelector.
+	FieldSelector string
 }
+
+// hasStrings reports whether sel uses a selector string (which only the
+// request-struct calls of the library accept).
+func (sel *Selector) hasStrings() bool { return sel.LabelSelector != "" || sel.FieldSelector != "" }
 
 // EventType is the type of a watch event, as Kubernetes spells it.
 type EventType string
@@ -68,6 +100,10 @@ type Event struct {
 	PrevObject      *Object
 	ResourceVersion uint64
 	Err             error
+	// InitialEventsEnd is true only on the Bookmark that ends the initial
+	// state of a streaming list (WatcherOptions.SendInitialEvents), as
+	// Kubernetes' "k8s.io/initial-events-end" annotation.
+	InitialEventsEnd bool
 }
 
 // WatchCache is a sliding window of watch events plus the current state
@@ -89,9 +125,12 @@ func NewWatchCache(opts WatchOptions) (*WatchCache, error) {
 	if opts.Capacity < 0 || opts.MaxCapacity < 0 || opts.MaxBytes < 0 || opts.FreshTimeout < 0 {
 		return nil, &StatusError{Kind: ErrInvalidArgument, Message: "negative watch cache option"}
 	}
-	size := unsafe.Sizeof(C.edgecache_watch_options{}) + uintptr(len(opts.Indexes))*(unsafe.Sizeof(C.edgecache_str{})+8) + 16
-	for _, s := range opts.Indexes {
-		size += uintptr(len(s))
+	size := unsafe.Sizeof(C.edgecache_watch_options{}) + 16
+	for _, l := range [][]string{opts.Indexes, opts.Fields} {
+		size += uintptr(len(l))*(unsafe.Sizeof(C.edgecache_str{})+8) + 8
+		for _, s := range l {
+			size += uintptr(len(s))
+		}
 	}
 	a := newArena(size)
 	defer a.free()
@@ -99,14 +138,10 @@ func NewWatchCache(opts WatchOptions) (*WatchCache, error) {
 	c.capacity = C.size_t(opts.Capacity)
 	c.max_capacity = C.size_t(opts.MaxCapacity)
 	c.max_bytes = C.size_t(opts.MaxBytes)
-	c.fresh_timeout_ms = C.uint64_t(opts.FreshTimeout / time.Millisecond)
-	if n := len(opts.Indexes); n > 0 {
-		arr := unsafe.Slice((*C.edgecache_str)(a.alloc(uintptr(n)*unsafe.Sizeof(C.edgecache_str{}))), n)
-		for i, s := range opts.Indexes {
-			arr[i] = a.str(s)
-		}
-		c.indexes, c.n_indexes = &arr[0], C.size_t(n)
-	}
+	c.fresh_timeout_ms = C.uint64_t(ceilMS(opts.FreshTimeout))
+	c.bookmark_interval_ms = intervalMS(opts.BookmarkInterval)
+	c.indexes, c.n_indexes = a.strs(opts.Indexes)
+	c.fields, c.n_fields = a.strs(opts.Fields)
 	copts := (*C.edgecache_watch_options)(a.alloc(unsafe.Sizeof(c)))
 	*copts = c
 	var h *C.edgecache_watch_cache
@@ -198,11 +233,11 @@ func (wc *WatchCache) ResourceVersion() uint64 {
 }
 
 // EventsSince returns the events after rv, oldest first; rv 0 gives the
-// current state as Added events. ErrResourceExpired when rv has left the
-// window.
+// current state as Added events. A *ResourceExpiredError (matching
+// ErrResourceExpired) when rv has left the window.
 func (wc *WatchCache) EventsSince(rv uint64) ([]Event, error) {
 	var l *C.edgecache_event_list
-	err := call(func() C.edgecache_status {
+	err := watchCall(func() C.edgecache_status {
 		return C.edgecache_status(C.edgecache_watch_cache_events_since(wc.ptr(), C.uint64_t(rv), &l))
 	})
 	runtime.KeepAlive(wc)
@@ -218,7 +253,7 @@ func (wc *WatchCache) EventsSince(rv uint64) ([]Event, error) {
 	return out, nil
 }
 
-// timeLeft is how long a freshness wait may take under ctx.
+// deadline is when a freshness wait under ctx gives up.
 func (wc *WatchCache) deadline(ctx context.Context) time.Time {
 	if d, ok := ctx.Deadline(); ok {
 		return d
@@ -226,14 +261,20 @@ func (wc *WatchCache) deadline(ctx context.Context) time.Time {
 	return time.Now().Add(wc.freshTimeout)
 }
 
-// WaitUntilFresh blocks until the cache has seen rv. It gives up with
-// ErrTooLargeResourceVersion at ctx's deadline (or after FreshTimeout when
-// ctx has none), and with ctx.Err() when ctx is cancelled.
+// WaitUntilFresh blocks until the cache has seen rv. It gives up with a
+// *TooLargeResourceVersionError (matching ErrTooLargeResourceVersion) at
+// ctx's deadline (or after FreshTimeout when ctx has none), and with
+// ctx.Err() when ctx is cancelled.
 func (wc *WatchCache) WaitUntilFresh(ctx context.Context, rv uint64) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	end := wc.deadline(ctx)
+	return wc.waitFresh(ctx, rv, wc.deadline(ctx))
+}
+
+// waitFresh waits until the cache has seen rv, in steps of at most 50 ms
+// so that a cancelled ctx ends it promptly, until end.
+func (wc *WatchCache) waitFresh(ctx context.Context, rv uint64, end time.Time) error {
 	for {
 		left := time.Until(end)
 		if left < 0 {
@@ -243,12 +284,12 @@ func (wc *WatchCache) WaitUntilFresh(ctx context.Context, rv uint64) error {
 		if step > 50*time.Millisecond {
 			step = 50 * time.Millisecond
 		}
-		err := call(func() C.edgecache_status {
+		err := watchCall(func() C.edgecache_status {
 			return C.edgecache_status(C.edgecache_watch_cache_wait_until_fresh(wc.ptr(), C.uint64_t(rv),
 				C.uint64_t(step/time.Millisecond)))
 		})
 		runtime.KeepAlive(wc)
-		if err == nil || !isKind(err, ErrTooLargeResourceVersion) {
+		if err == nil || !errors.Is(err, ErrTooLargeResourceVersion) {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -260,19 +301,23 @@ func (wc *WatchCache) WaitUntilFresh(ctx context.Context, rv uint64) error {
 	}
 }
 
-func isKind(err error, kind error) bool {
-	e, ok := err.(*StatusError)
-	return ok && e.Kind == kind
-}
-
-// List returns the current objects matching sel, and the resourceVersion
-// they are current at, after waiting (as WaitUntilFresh) until the cache
-// has seen rv (0: no wait).
+// List returns the current objects matching sel, in key order, and the
+// resourceVersion they are current at, after waiting (as WaitUntilFresh)
+// until the cache has seen rv (0: no wait). Errors: as WaitUntilFresh;
+// ErrInvalidSelector for a selector string that does not parse or a field
+// the cache does not extract.
 func (wc *WatchCache) List(ctx context.Context, rv uint64, sel Selector) ([]Object, uint64, error) {
 	if rv > 0 {
 		if err := wc.WaitUntilFresh(ctx, rv); err != nil {
 			return nil, 0, err
 		}
+	}
+	if sel.hasStrings() {
+		p, err := wc.listPage(ListOptions{Selector: sel}, 0)
+		if err != nil {
+			return nil, 0, err
+		}
+		return p.Items, p.ResourceVersion, nil
 	}
 	a := newArena(mapSize(sel.Labels) + mapSize(sel.Fields))
 	defer a.free()
@@ -280,7 +325,7 @@ func (wc *WatchCache) List(ctx context.Context, rv uint64, sel Selector) ([]Obje
 	fp, fn := a.pairs(sel.Fields)
 	var l *C.edgecache_item_list
 	var at C.uint64_t
-	err := call(func() C.edgecache_status {
+	err := watchCall(func() C.edgecache_status {
 		return C.edgecache_status(C.edgecache_watch_cache_list(wc.ptr(), 0, lp, ln, fp, fn, 0, &l, &at))
 	})
 	runtime.KeepAlive(wc)
@@ -297,7 +342,8 @@ func (wc *WatchCache) List(ctx context.Context, rv uint64, sel Selector) ([]Obje
 }
 
 // Get returns the current object under key (nil when there is none), after
-// waiting until the cache has seen rv as List does.
+// waiting until the cache has seen rv as List does. Errors: as
+// WaitUntilFresh.
 func (wc *WatchCache) Get(ctx context.Context, key string, rv uint64) (*Object, error) {
 	if rv > 0 {
 		if err := wc.WaitUntilFresh(ctx, rv); err != nil {
@@ -308,7 +354,7 @@ func (wc *WatchCache) Get(ctx context.Context, key string, rv uint64) (*Object, 
 	defer a.free()
 	k := a.str(key)
 	var it *C.edgecache_item
-	err := call(func() C.edgecache_status {
+	err := watchCall(func() C.edgecache_status {
 		s := C.edgecache_status(C.edgecache_watch_cache_get(wc.ptr(), k, 0, 0, &it))
 		if s == C.EDGECACHE_NOT_FOUND {
 			return C.EDGECACHE_OK
@@ -377,6 +423,7 @@ func goEvent(e *C.edgecache_event) Event {
 		ev.Type = Deleted
 	default:
 		ev.Type = Bookmark
+		ev.InitialEventsEnd = bool(C.edgecache_event_initial_events_end(e))
 	}
 	ev.Object = goObject(C.edgecache_event_item(e))
 	if p := C.edgecache_event_prev_item(e); p != nil {
@@ -404,8 +451,10 @@ type Watcher struct {
 }
 
 // Watch starts a watch from rv (0: the current state first, as Added
-// events) for the objects matching sel. ErrResourceExpired when rv has left
-// the window: list again. The watch ends when ctx is done or Stop is called.
+// events) for the objects matching sel. A *ResourceExpiredError (matching
+// ErrResourceExpired) when rv has left the window: list again;
+// ErrInvalidSelector for a bad selector. The watch ends when ctx is done or
+// Stop is called.
 func (wc *WatchCache) Watch(ctx context.Context, rv uint64, sel Selector) (*Watcher, error) {
 	return wc.WatchWithOptions(ctx, rv, sel, WatcherOptions{})
 }
@@ -418,9 +467,28 @@ type WatcherOptions struct {
 	// Buffer is how many events the library holds for this watcher unread
 	// before it ends the watch as fallen behind (0: the default, 1024).
 	Buffer int
+	// SendInitialEvents makes the watch a streaming list (Kubernetes'
+	// sendInitialEvents=true): first the current objects matching the
+	// selector as Added events, then a Bookmark with InitialEventsEnd set,
+	// all at one resourceVersion (the cache's), then the changes after it.
+	// A nonzero rv then means "not older than": the watch first waits
+	// until the cache has seen rv (see FreshTimeout), and rv is never
+	// expired.
+	SendInitialEvents bool
+	// BookmarkInterval overrides WatchOptions.BookmarkInterval for this
+	// watcher (with Bookmarks): 0 for the cache's, negative for none.
+	BookmarkInterval time.Duration
+	// FreshTimeout bounds the wait of SendInitialEvents with a nonzero rv
+	// (0: the cache's FreshTimeout; ctx's deadline, when sooner, wins);
+	// when it runs out the watch fails with a
+	// *TooLargeResourceVersionError. Negative is ErrInvalidArgument.
+	FreshTimeout time.Duration
 }
 
-// WatchWithOptions is Watch with WatcherOptions.
+// WatchWithOptions is Watch with WatcherOptions. Errors: as Watch, plus a
+// *TooLargeResourceVersionError when SendInitialEvents waits for rv in
+// vain, ctx.Err() when ctx ends that wait, and ErrInvalidArgument for a
+// negative Buffer or FreshTimeout.
 func (wc *WatchCache) WatchWithOptions(ctx context.Context, rv uint64, sel Selector, opts WatcherOptions) (*Watcher, error) {
 	if ctx == nil {
 		ctx = context.Background()
@@ -428,14 +496,43 @@ func (wc *WatchCache) WatchWithOptions(ctx context.Context, rv uint64, sel Selec
 	if opts.Buffer < 0 {
 		return nil, &StatusError{Kind: ErrInvalidArgument, Message: "negative watcher buffer"}
 	}
-	a := newArena(mapSize(sel.Labels) + mapSize(sel.Fields))
+	if opts.FreshTimeout < 0 {
+		return nil, &StatusError{Kind: ErrInvalidArgument, Message: "negative watcher fresh timeout"}
+	}
+	fresh := opts.FreshTimeout
+	if fresh == 0 {
+		fresh = wc.freshTimeout
+	}
+	if opts.SendInitialEvents && rv > 0 {
+		// Wait here, where ctx can end the wait, rather than in the library.
+		end := time.Now().Add(fresh)
+		if d, ok := ctx.Deadline(); ok && d.Before(end) {
+			end = d
+		}
+		if err := wc.waitFresh(ctx, rv, end); err != nil {
+			return nil, err
+		}
+	}
+	a := newArena(unsafe.Sizeof(C.edgecache_watch_request{}) + selectorSize(&sel))
 	defer a.free()
-	lp, ln := a.pairs(sel.Labels)
-	fp, fn := a.pairs(sel.Fields)
+	req := (*C.edgecache_watch_request)(a.alloc(unsafe.Sizeof(C.edgecache_watch_request{})))
+	C.edgecache_watch_request_init(req, C.size_t(unsafe.Sizeof(*req)))
+	req.resource_version = C.uint64_t(rv)
+	req.label_selector, req.field_selector = a.str(sel.LabelSelector), a.str(sel.FieldSelector)
+	req.labels, req.n_labels = a.pairs(sel.Labels)
+	req.fields, req.n_fields = a.pairs(sel.Fields)
+	req.bookmarks = C.bool(opts.Bookmarks)
+	req.send_initial_events = C.bool(opts.SendInitialEvents)
+	if opts.Buffer > 0 {
+		req.buffer = C.size_t(opts.Buffer)
+	}
+	if opts.BookmarkInterval != 0 {
+		req.bookmark_interval_ms = intervalMS(opts.BookmarkInterval)
+	}
+	req.fresh_timeout_ms = C.uint64_t(ceilMS(fresh))
 	var h *C.edgecache_watcher
-	err := call(func() C.edgecache_status {
-		return C.edgecache_status(C.edgecache_watch_cache_watch(wc.ptr(), C.uint64_t(rv), lp, ln, fp, fn,
-			C.bool(opts.Bookmarks), C.size_t(opts.Buffer), &h))
+	err := watchCall(func() C.edgecache_status {
+		return C.edgecache_status(C.edgecache_watch_cache_watch_with(wc.ptr(), req, &h))
 	})
 	runtime.KeepAlive(wc)
 	if err != nil {
@@ -537,4 +634,22 @@ func (w *Watcher) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.err
+}
+
+// ceilMS is d in whole milliseconds, rounded up so that a positive
+// duration never becomes 0 (which the library reads as "the default").
+func ceilMS(d time.Duration) uint64 {
+	if d <= 0 {
+		return 0
+	}
+	return uint64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// intervalMS is a bookmark interval for the library: 0 stays 0 (the
+// default), negative is EDGECACHE_WAIT_FOREVER (none).
+func intervalMS(d time.Duration) C.uint64_t {
+	if d < 0 {
+		return C.EDGECACHE_WAIT_FOREVER
+	}
+	return C.uint64_t(ceilMS(d))
 }

@@ -207,7 +207,8 @@ fn periodic_bookmarks_never_overtake_or_hide_an_event() {
     model(|| {
         let c = Arc::new(WatchCache::builder().capacity(4).bookmark_interval(Duration::from_secs(1)).build().unwrap());
         add(&c, 1);
-        let w = c.watch(1, &Selector::everything(), &Selector::everything(), WatchOptions::new().bookmarks(true)).unwrap();
+        let w =
+            c.watch(1, &Selector::everything(), &Selector::everything(), WatchOptions::new().bookmarks(true)).unwrap();
         let writer = {
             let c = c.clone();
             thread::spawn(move || {

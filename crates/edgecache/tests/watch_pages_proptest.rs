@@ -11,24 +11,39 @@
 
 use std::collections::BTreeMap;
 
-use edgecache::watch::{
-    Item, ListRequest, Object, ResourceVersionMatch, Selector, WatchCache, WatchError,
-};
+use edgecache::watch::{Item, ListRequest, Object, ResourceVersionMatch, Selector, WatchCache, WatchError};
 use proptest::prelude::*;
 
 #[derive(Clone, Debug)]
 enum Op {
     /// 0 add, 1 update, 2 delete key `key` with label app = `app` (3: none).
-    Write { kind: u8, key: u8, app: u8, gap: u8 },
+    Write {
+        kind: u8,
+        key: u8,
+        app: u8,
+        gap: u8,
+    },
     /// Relist with `n` keys.
-    Replace { n: u8, gap: u8 },
-    Bookmark { gap: u8 },
+    Replace {
+        n: u8,
+        gap: u8,
+    },
+    Bookmark {
+        gap: u8,
+    },
     /// Start a listing: `limit` (0: none), selector app = `app` (3: all),
     /// at `how` (0: rv 0, 1: NotOlderThan the current rv, 2: Exact at a
     /// past rv picked by `back`).
-    Start { limit: u8, app: u8, how: u8, back: u8 },
+    Start {
+        limit: u8,
+        app: u8,
+        how: u8,
+        back: u8,
+    },
     /// Fetch the next page of listing `which` (mod the number in progress).
-    Next { which: u8 },
+    Next {
+        which: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -204,8 +219,10 @@ fn run(cap: usize, ops: Vec<Op>) {
     // Finish what is still open (nothing is written any more).
     for mut l in open {
         for _ in 0..64 {
-            let req =
-                ListRequest::new().limit(l.limit).label_selector(selector(l.app)).continue_token(l.token.clone().unwrap());
+            let req = ListRequest::new()
+                .limit(l.limit)
+                .label_selector(selector(l.app))
+                .continue_token(l.token.clone().unwrap());
             if !page(&c, &m, &mut l, req) {
                 break;
             }

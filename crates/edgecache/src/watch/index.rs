@@ -22,7 +22,7 @@ use foldhash::fast::RandomState;
 use imbl::{GenericHashMap, OrdMap, OrdSet};
 
 use super::error::WatchError;
-use super::event::{Item, StrMap};
+use super::event::{Item, Object, StrMap};
 use super::selector::Filter;
 
 /// Whether an index reads labels or fields.
@@ -156,6 +156,42 @@ impl Store {
     /// True when `name` is the name of a declared field index.
     pub(crate) fn has_field_index(&self, name: &str) -> bool {
         self.indexes.iter().any(|ix| ix.source == Source::Field && &*ix.name == name)
+    }
+
+    /// Applies a write of `obj` at `rv` (a deletion when `delete`): returns
+    /// the new item, built sharing what it can with the previous one, and
+    /// the previous one. Replacing an existing key walks the tree once.
+    pub(crate) fn write(&mut self, obj: Object, rv: u64, delete: bool) -> (Item, Option<Item>) {
+        let (item, prev) = match self.items.get_mut(obj.key.as_str()) {
+            Some(slot) if !delete => {
+                let prev = slot.clone();
+                let item = Item::build(obj, rv, Some(&prev));
+                *slot = item.clone();
+                (item, Some(prev))
+            }
+            Some(slot) => {
+                let prev = slot.clone();
+                let item = Item::build(obj, rv, Some(&prev));
+                self.items.remove(item.key());
+                (item, Some(prev))
+            }
+            None => {
+                let item = Item::build(obj, rv, None);
+                if !delete {
+                    self.items.insert(Arc::clone(item.key_arc()), item.clone());
+                }
+                (item, None)
+            }
+        };
+        for ix in &mut self.indexes {
+            if let Some(p) = &prev {
+                ix.remove(p);
+            }
+            if !delete {
+                ix.insert(&item);
+            }
+        }
+        (item, prev)
     }
 
     /// Stores `item` under its key, replacing (and returning) the old one.

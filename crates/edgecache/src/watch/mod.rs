@@ -639,18 +639,9 @@ impl WatchCache {
         }
         let now = self.inner.clock.now();
         let st = &mut *st;
-        let prev = st.store.get(&obj.key).cloned();
-        let item = Item::build(obj, rv, prev.as_ref());
+        let (item, prev) = st.store.write(obj, rv, kind == EventType::Deleted);
         if self.inner.declared_fields.is_none() {
             st.learn_fields(&item, prev.as_ref());
-        }
-        match kind {
-            EventType::Deleted => {
-                st.store.remove(item.key());
-            }
-            _ => {
-                st.store.insert(item.clone());
-            }
         }
         let event = Event::new(kind, rv, item, prev);
         st.rv = rv;

@@ -66,10 +66,11 @@ func (e *StatusError) Unwrap() error { return e.Kind }
 
 // HTTPStatus is the HTTP status code Kubernetes uses for this error: 410 for
 // ErrResourceExpired, 504 for ErrTooLargeResourceVersion, 503 for ErrClosed,
-// 400 for ErrInvalidSelector, 500 otherwise.
+// 400 for ErrInvalidArgument and ErrInvalidSelector (the core's codes),
+// 500 otherwise.
 func (e *StatusError) HTTPStatus() int {
 	switch e.Kind {
-	case ErrInvalidSelector:
+	case ErrInvalidSelector, ErrInvalidArgument:
 		return 400
 	case ErrResourceExpired:
 		return 410

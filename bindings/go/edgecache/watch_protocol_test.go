@@ -494,3 +494,13 @@ func checkInvalidSelector(t *testing.T, wc *WatchCache, sel Selector) {
 		}
 	}
 }
+
+// A bad argument is a 400, as the core reports it (it was a 500).
+func TestInvalidArgumentIsABadRequest(t *testing.T) {
+	wc := newWC(t, WatchOptions{Capacity: 10})
+	_, err := wc.ListPage(context.Background(), ListOptions{Limit: -1})
+	var se *StatusError
+	if !errors.Is(err, ErrInvalidArgument) || !errors.As(err, &se) || se.HTTPStatus() != 400 {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -199,13 +199,14 @@ fn writer_waiter_and_reader_together() {
 
 /// Periodic bookmarks are made by the reader from the resourceVersion the
 /// writers publish after their fan-out. In every interleaving of two writes
-/// with a reader polling a bookmark-enabled watcher (under loom a scheduled
-/// bookmark is always due), the reader sees both events, in order, and no
-/// bookmark at X is ever followed by an event at or below X.
+/// with a reader polling a bookmark-enabled watcher (under loom a period
+/// under a millisecond is always due), the reader sees both events, in
+/// order, and no bookmark at X is ever followed by an event at or below X.
 #[test]
 fn periodic_bookmarks_never_overtake_or_hide_an_event() {
     model(|| {
-        let c = Arc::new(WatchCache::builder().capacity(4).bookmark_interval(Duration::from_secs(1)).build().unwrap());
+        let c =
+            Arc::new(WatchCache::builder().capacity(4).bookmark_interval(Duration::from_micros(1)).build().unwrap());
         add(&c, 1);
         let w =
             c.watch(1, &Selector::everything(), &Selector::everything(), WatchOptions::new().bookmarks(true)).unwrap();

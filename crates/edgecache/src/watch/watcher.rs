@@ -138,6 +138,12 @@ pub(crate) fn project(f: &Filter, ev: &Event) -> Option<Event> {
 /// watchers started together do not all wake in the same instant.
 fn bookmark_after(id: u64, every: Option<Duration>, now: Instant) -> Option<Instant> {
     let every = every?;
+    // Under loom time does not pass: a period of a millisecond or more is
+    // never reached, a shorter one is always due (`bookmark_due`).
+    #[cfg(loom)]
+    if every >= Duration::from_millis(1) {
+        return None;
+    }
     // splitmix64 of the id: a well-spread fraction per watcher.
     let mut h = id.wrapping_add(0x9e37_79b9_7f4a_7c15);
     h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -227,7 +233,8 @@ impl WatcherShared {
     }
 
     /// Whether a periodic bookmark due at `due` should go out now. Under
-    /// loom time does not pass, so a scheduled bookmark is always due.
+    /// loom time does not pass, so a bookmark scheduled at all (a period
+    /// under a millisecond, see `bookmark_after`) is always due.
     #[cfg(not(loom))]
     fn bookmark_due(due: Instant) -> bool {
         Instant::now() >= due

@@ -9,11 +9,11 @@ export LOOM_MAX_PREEMPTIONS
 PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
-.PHONY: help demo demo-rust test build lib lint fmt fmt-check clippy test-rust test-c test-install test-python test-go loom sanitize bench \
-	bench-c bench-python bench-go doc header header-check install clean
+.PHONY: help demo demo-rust test build lib lint fmt fmt-check clippy test-rust test-c test-install test-python test-go test-edgeproxy \
+	test-e2e e2e-up e2e-down loom sanitize bench bench-c bench-python bench-go doc header header-check install clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 demo: lib ## Build everything, then the edge-proxy demo: fake apiserver + proxy on loopback, 1,000 LISTs, watch resume, 410
 	bash bindings/go/run.sh --demo
@@ -21,7 +21,7 @@ demo: lib ## Build everything, then the edge-proxy demo: fake apiserver + proxy 
 demo-rust: ## The Rust stampede example (1,000 threads, one load)
 	$(CARGO) run --release -p edgecache --example stampede
 
-test: lint header-check test-rust test-c test-install test-python test-go loom sanitize ## Every suite: lint, header, Rust, C, Python, Go, loom, ASan
+test: lint header-check test-rust test-c test-install test-python test-go test-edgeproxy test-e2e loom sanitize ## Every suite: lint, header, Rust, C, Python, Go, the proxy, the real-apiserver suite, loom, ASan
 	@echo "make test: all suites passed"
 
 build: ## Build the workspace
@@ -59,6 +59,18 @@ test-python: ## Build the wheel into .venv, then pytest and mypy stubtest
 
 test-go: lib ## Go binding: gofmt, go vet, go test -race, and a GC-in-every-call build (installs Go if missing)
 	bash bindings/go/run.sh
+
+test-edgeproxy: lib ## The edge proxy program (bindings/go/cmd/edgeproxy): gofmt, go vet, go test -race
+	bash bindings/go/cmd/edgeproxy/run.sh
+
+test-e2e: lib ## The real-apiserver suite (tests/e2e): etcd + apiextensions-apiserver in-process, client-go, kubectl
+	bash tests/e2e/run.sh
+
+e2e-up: lib ## Start the real apiserver (CRD widgets) and the proxy in the background; writes target/e2e/env
+	bash tests/e2e/up.sh
+
+e2e-down: ## Stop what e2e-up started
+	bash tests/e2e/down.sh
 
 loom: ## Model-check Flight, the watch cache's hand-offs and the shard lock with loom
 	RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom $(CARGO) test --release -p edgecache --test 'loom_*'

@@ -7,6 +7,14 @@ cd "$(dirname "$0")"
 root=$(cd ../../../.. && pwd)
 lib=$root/target/release/libedgecache.a
 
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+command -v go >/dev/null || { echo "go is missing: edgeproxy needs Go >= 1.26 (client-go v0.37 needs it)" >&2; exit 1; }
+go_minor=$(go env GOVERSION | sed -n 's/^go1\.\([0-9]*\).*/\1/p')
+if [ -z "$go_minor" ] || [ "$go_minor" -lt 26 ]; then
+	echo "$(go env GOVERSION) is too old: edgeproxy needs Go >= 1.26 (client-go v0.37 needs it)" >&2
+	exit 1
+fi
+
 if command -v cargo >/dev/null; then
 	(cd "$root" && cargo build -q --release -p edgecache-capi)
 elif [ ! -f "$lib" ]; then

@@ -21,6 +21,7 @@ type metrics struct {
 	lists             *prometheus.CounterVec
 	bookmarksSent     *prometheus.CounterVec
 	consistentFalls   *prometheus.CounterVec
+	offlineReads      *prometheus.CounterVec
 	watchers          *prometheus.GaugeVec
 	resourceVersion   *prometheus.GaugeVec
 	synced            *prometheus.GaugeVec
@@ -49,6 +50,7 @@ func newMetrics() *metrics {
 	m.lists = counter("upstream_lists_total", "Complete upstream lists (each replaces the watch cache).", "resource")
 	m.bookmarksSent = counter("bookmarks_sent_total", "BOOKMARK events sent to client watches.", "resource")
 	m.consistentFalls = counter("consistent_read_fallbacks_total", "Consistent reads passed to the upstream because the cache did not reach the upstream's resourceVersion in time.", "resource")
+	m.offlineReads = counter("offline_reads_total", "Consistent reads served from the cache as it was because the upstream could not be asked for its resourceVersion (unreachable or failing).", "resource")
 	m.watchers = gauge("watchers", "Client watches open on a watch cache.", "resource")
 	m.resourceVersion = gauge("resource_version", "The newest resourceVersion a watch cache has seen.", "resource")
 	m.synced = gauge("synced", "1 once the collection's first list is in its watch cache.", "resource")
@@ -97,7 +99,7 @@ func (m *metrics) addGroup(g *edgecache.Group) {
 // initCollection exports a collection's series at zero from the start.
 func (m *metrics) initCollection(path string) {
 	for _, v := range []*prometheus.CounterVec{m.upstreamWatches, m.upstreamEvents, m.upstreamBookmarks,
-		m.relists, m.lists, m.bookmarksSent, m.consistentFalls} {
+		m.relists, m.lists, m.bookmarksSent, m.consistentFalls, m.offlineReads} {
 		v.WithLabelValues(path)
 	}
 	for _, verb := range []string{"list", "get", "watch"} {

@@ -49,7 +49,12 @@ type rvRequest struct {
 func (p *Proxy) readRV(ctx context.Context, c *collection, v string) (rvRequest, *Status) {
 	switch v {
 	case "":
-		rv, ok := p.consistentRV(ctx, c)
+		rv, ok, offline := p.consistentRV(ctx, c)
+		if offline {
+			// The upstream cannot say where it is: serve what the cache
+			// has, as an edge agent must while the link is down.
+			return rvRequest{any: true}, nil
+		}
 		return rvRequest{rv: rv, passthrough: !ok}, nil
 	case "0":
 		return rvRequest{any: true}, nil
@@ -63,14 +68,20 @@ func (p *Proxy) readRV(ctx context.Context, c *collection, v string) (rvRequest,
 
 // consistentRV asks the upstream for its current resourceVersion and waits
 // (ConsistentReadWait) for the cache to reach it. ok is false when the
-// upstream did not answer or the cache did not get there in time: the
-// read then goes to the upstream. (An apiserver's resourceVersion counts
-// every resource, so a quiet collection may only reach it at the next
-// upstream bookmark.)
-func (p *Proxy) consistentRV(ctx context.Context, c *collection) (uint64, bool) {
+// cache did not get there in time: the read then goes to the upstream.
+// (An apiserver's resourceVersion counts every resource, so a quiet
+// collection may only reach it at the next upstream bookmark.) offline is
+// true when the probe itself failed (the upstream is unreachable or
+// answered with an error): the read is then served from the cache as it
+// is, and counted in edgeproxy_offline_reads_total.
+func (p *Proxy) consistentRV(ctx context.Context, c *collection) (rv uint64, ok, offline bool) {
 	rv, err := c.probe.get(ctx)
 	if err != nil {
-		return 0, false
+		if ctx.Err() != nil {
+			return 0, false, false
+		}
+		p.metrics.offlineReads.WithLabelValues(c.Path()).Inc()
+		return 0, false, true
 	}
 	wctx, cancel := withTimeout(ctx, p.cfg.ConsistentReadWait)
 	defer cancel()
@@ -78,9 +89,9 @@ func (p *Proxy) consistentRV(ctx context.Context, c *collection) (uint64, bool) 
 		if ctx.Err() == nil {
 			p.metrics.consistentFalls.WithLabelValues(c.Path()).Inc()
 		}
-		return rv, false
+		return rv, false, false
 	}
-	return rv, true
+	return rv, true, false
 }
 
 func (p *Proxy) serveList(w http.ResponseWriter, r *http.Request, rt *route, q url.Values) {

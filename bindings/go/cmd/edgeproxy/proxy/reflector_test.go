@@ -211,3 +211,30 @@ func TestNotReadyBeforeFirstList(t *testing.T) {
 		t.Fatal("synced without a list")
 	}
 }
+
+// With the upstream gone, a consistent read (resourceVersion "", what
+// kubectl get sends) is served from the cache, not failed: found by
+// kubectl through the proxy with the real apiserver stopped.
+func TestConsistentReadWhileTheUpstreamIsDownIsServedFromTheCache(t *testing.T) {
+	f := newFakeAPI(t)
+	f.put("/api/v1/pods", "ns1", "a", nil, "")
+	f.put("/api/v1/pods", "ns1", "b", nil, "")
+	p, srv := testProxy(t, f, podsOnly)
+	f.srv.CloseClientConnections()
+	f.srv.Close()
+	for _, path := range []string{"/api/v1/pods", "/api/v1/pods?limit=500", "/api/v1/namespaces/ns1/pods"} {
+		if l := list(t, srv, path); len(l.Items) != 2 {
+			t.Fatalf("%s offline: %d items", path, len(l.Items))
+		}
+	}
+	if n := counterValue(t, p, "edgeproxy_offline_reads_total"); n != 3 {
+		t.Fatalf("offline reads counted: %v", n)
+	}
+	// An informer's streaming list (resourceVersion "") too.
+	cw := openWatch(t, srv, "/api/v1/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true")
+	cw.nextOf("ADDED", 5*time.Second)
+	cw.nextOf("ADDED", 5*time.Second)
+	if ev := cw.nextOf("BOOKMARK", 5*time.Second); !strings.Contains(string(ev.Object), "k8s.io/initial-events-end") {
+		t.Fatalf("end of initial events: %s", ev.Object)
+	}
+}

@@ -71,12 +71,16 @@ func (p *Proxy) serveWatch(w http.ResponseWriter, r *http.Request, rt *route, q 
 		startRV = n
 	}
 	if rvs == "" && sieSet {
-		rv, ok := p.consistentRV(ctx, c)
-		if !ok {
+		rv, ok, offline := p.consistentRV(ctx, c)
+		switch {
+		case offline: // the upstream is away: the cache's state is the best there is
+			startRV = 0
+		case !ok:
 			p.passthrough(w, r)
 			return
+		default:
+			startRV = rv
 		}
-		startRV = rv
 	}
 
 	var watcher *edgecache.Watcher

@@ -67,6 +67,7 @@ func main() {
 		bookmark   = fs.Duration("bookmark-interval", time.Minute, "how often a client watch that allows bookmarks gets one from the cache")
 		fresh      = fs.Duration("fresh-timeout", 3*time.Second, "how long a request for a resourceVersion the cache has not seen waits before a 504")
 		consistent = fs.Duration("consistent-read-wait", time.Second, `how long a consistent read (resourceVersion "") waits for the cache to reach the upstream's resourceVersion before it is passed to the upstream`)
+		probe      = fs.Duration("probe-timeout", 2*time.Second, `how long a consistent read waits for the upstream to tell its resourceVersion; past it (or on an error) the read is served from the cache`)
 		verbose    = fs.Bool("v", false, "log upstream trouble and pass-through errors")
 	)
 	_ = fs.Parse(os.Args[1:])
@@ -105,6 +106,7 @@ func main() {
 		BookmarkInterval:   *bookmark,
 		FreshTimeout:       *fresh,
 		ConsistentReadWait: *consistent,
+		ProbeTimeout:       *probe,
 		Logf:               logf,
 	})
 	if err != nil {

@@ -47,6 +47,10 @@ type Config struct {
 	// FetchTimeout bounds one upstream list page, probe or cached GET
 	// (default 60s).
 	FetchTimeout time.Duration
+	// ProbeTimeout bounds the resourceVersion probe of a consistent read
+	// (default 2 s): when the link is down the read is served from the
+	// cache after at most this long, not after a dial's 30 s.
+	ProbeTimeout time.Duration
 	// ListPageSize is the limit of the reflector's paginated list
 	// (default 500; negative: one unpaginated list).
 	ListPageSize int
@@ -82,6 +86,9 @@ func (c *Config) defaults() error {
 	if c.TTLCacheBytes == 0 {
 		c.TTLCacheBytes = 64 << 20
 	}
+	if c.ProbeTimeout == 0 {
+		c.ProbeTimeout = 2 * time.Second
+	}
 	if c.FetchTimeout == 0 {
 		c.FetchTimeout = 60 * time.Second
 	}
@@ -105,7 +112,7 @@ func (c *Config) defaults() error {
 	}
 	switch {
 	case c.Window < 0, c.MaxWindowBytes < 0, c.FreshTimeout < 0, c.ConsistentReadWait < 0, c.TTL < 0,
-		c.TTLCacheBytes < 0, c.FetchTimeout < 0, c.UpstreamWatchTimeout < 0,
+		c.TTLCacheBytes < 0, c.FetchTimeout < 0, c.ProbeTimeout < 0, c.UpstreamWatchTimeout < 0,
 		c.BackoffInitial < 0, c.BackoffMax < c.BackoffInitial, c.BackoffReset < 0:
 		return fmt.Errorf("edgeproxy: a negative size or duration, or backoff max below its initial delay")
 	}

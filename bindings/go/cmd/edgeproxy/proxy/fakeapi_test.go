@@ -38,6 +38,7 @@ type fakeAPI struct {
 	logDone   chan struct{}
 	auditID   int
 	auth      string // the Authorization of the last config map GET
+	hangProbe bool   // resourceVersion probes (limit=1 lists) wait for their request to end
 }
 
 type fakeCol struct {
@@ -218,11 +219,19 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 func (f *fakeAPI) serveList(w http.ResponseWriter, r *http.Request, p string, c *fakeCol) {
 	q := r.URL.Query()
 	f.mu.Lock()
+	if q.Get("limit") == "1" && q.Get("continue") == "" && f.hangProbe {
+		f.counts["probe "+p]++
+		f.mu.Unlock()
+		<-r.Context().Done() // a link that accepts and never answers
+		return
+	}
 	defer f.mu.Unlock()
 	if q.Get("limit") == "1" && q.Get("continue") == "" {
 		f.counts["probe "+p]++
 	} else if q.Get("continue") == "" {
 		f.counts["list "+p]++
+	} else {
+		f.counts["continue "+p]++
 	}
 	keys := make([]string, 0, len(c.objs))
 	for k := range c.objs {

@@ -147,7 +147,7 @@ func (p *Proxy) addCollection(c *collection) error {
 	c.cache = wc
 	c.window = newWindowEstimate(cfg.Window, cfg.MaxWindowBytes)
 	path := c.Path()
-	c.probe = &rvProbe{timeout: cfg.FetchTimeout, fetch: func(ctx context.Context) (uint64, error) {
+	c.probe = &rvProbe{timeout: cfg.ProbeTimeout, fetch: func(ctx context.Context) (uint64, error) {
 		return p.up.currentRV(ctx, path)
 	}}
 	c.refl = &reflector{c: c, up: p.up, cfg: cfg, metrics: p.metrics, logf: cfg.Logf, synced: make(chan struct{})}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/edgecache/edgecache/bindings/go/edgecache"
 )
@@ -101,7 +102,17 @@ func (p *Proxy) serveList(w http.ResponseWriter, r *http.Request, rt *route, q u
 		writeStatus(w, st)
 		return
 	}
-	opts := edgecache.ListOptions{Selector: sel, Continue: q.Get("continue")}
+	opts := edgecache.ListOptions{Selector: sel}
+	if cont := q.Get("continue"); cont != "" {
+		tok, ours := strings.CutPrefix(cont, cacheTokenPrefix)
+		if !ours {
+			// The upstream issued it (its first page was passed through):
+			// only the upstream can continue it.
+			p.passthrough(w, r)
+			return
+		}
+		opts.Continue = tok
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -156,12 +167,19 @@ func (p *Proxy) serveList(w http.ResponseWriter, r *http.Request, rt *route, q u
 	writeList(w, c, page)
 }
 
+// cacheTokenPrefix marks the continue tokens this proxy's caches issue.
+// The library's tokens are byte for byte the apiserver's, so without a
+// mark a token from a page the upstream served (a passed-through first
+// page) could not be told from one of ours; a token without it goes to
+// the upstream. Tokens are opaque to clients, so the mark is invisible.
+const cacheTokenPrefix = "ec."
+
 // writeList writes a k8s List built from the cached objects' bytes.
 func writeList(w http.ResponseWriter, c *collection, page *edgecache.ListPage) {
 	head := `{"kind":` + strconv.Quote(c.Kind()+"List") + `,"apiVersion":` + strconv.Quote(c.APIVersion()) +
 		`,"metadata":{"resourceVersion":"` + strconv.FormatUint(page.ResourceVersion, 10) + `"`
 	if page.Continue != "" {
-		head += `,"continue":` + strconv.Quote(page.Continue)
+		head += `,"continue":` + strconv.Quote(cacheTokenPrefix+page.Continue)
 	}
 	head += `},"items":[`
 	size := len(head) + 2

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -236,5 +237,64 @@ func TestConsistentReadWhileTheUpstreamIsDownIsServedFromTheCache(t *testing.T) 
 	cw.nextOf("ADDED", 5*time.Second)
 	if ev := cw.nextOf("BOOKMARK", 5*time.Second); !strings.Contains(string(ev.Object), "k8s.io/initial-events-end") {
 		t.Fatalf("end of initial events: %s", ev.Object)
+	}
+}
+
+// A link that accepts and never answers: a consistent read is served from
+// the cache after the probe's timeout (it waited a minute before).
+func TestConsistentReadWithAHangingUpstreamIsServedAfterTheProbeTimeout(t *testing.T) {
+	f := newFakeAPI(t)
+	f.put("/api/v1/pods", "ns1", "a", nil, "")
+	p, srv := testProxy(t, f, func(c *Config) { podsOnly(c); c.ProbeTimeout = 200 * time.Millisecond })
+	f.mu.Lock()
+	f.hangProbe = true
+	f.mu.Unlock()
+	start := time.Now()
+	if l := list(t, srv, "/api/v1/pods"); len(l.Items) != 1 {
+		t.Fatalf("%d items", len(l.Items))
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("served after %v", d)
+	}
+	if n := counterValue(t, p, "edgeproxy_offline_reads_total"); n != 1 {
+		t.Fatalf("offline reads counted: %v", n)
+	}
+}
+
+// Offline, a watch with sendInitialEvents=false and no resourceVersion
+// starts now: no state replayed as ADDED.
+func TestOfflineWatchWithoutInitialEventsStartsNow(t *testing.T) {
+	f := newFakeAPI(t)
+	f.put("/api/v1/pods", "ns1", "a", nil, "")
+	_, srv := testProxy(t, f, podsOnly)
+	f.srv.CloseClientConnections()
+	f.srv.Close()
+	cw := openWatch(t, srv, "/api/v1/pods?watch=1&sendInitialEvents=false")
+	cw.quiet(300*time.Millisecond, "BOOKMARK")
+}
+
+// Continue tokens this proxy issues carry its mark and come back to its
+// cache; a token it did not issue (from a page the upstream served) goes
+// to the upstream, which alone can continue it.
+func TestForeignContinueTokensGoUpstream(t *testing.T) {
+	f := newFakeAPI(t)
+	for _, n := range []string{"a", "b", "c"} {
+		f.put("/api/v1/pods", "ns1", n, nil, "")
+	}
+	_, srv := testProxy(t, f, podsOnly)
+	first := list(t, srv, "/api/v1/pods?limit=2&resourceVersion="+fmt.Sprint(f.rv))
+	if !strings.HasPrefix(first.Metadata.Continue, cacheTokenPrefix) {
+		t.Fatalf("token %q lacks the proxy's mark", first.Metadata.Continue)
+	}
+	before := f.count("continue /api/v1/pods")
+	if l := list(t, srv, "/api/v1/pods?limit=2&continue="+url.QueryEscape(first.Metadata.Continue)); len(l.Items) != 1 {
+		t.Fatalf("second page: %d items", len(l.Items))
+	}
+	if f.count("continue /api/v1/pods") != before {
+		t.Fatal("our own token went upstream")
+	}
+	code, _, _ := get(t, srv, "/api/v1/pods?limit=2&continue=2")
+	if code != 200 || f.count("continue /api/v1/pods") != before+1 {
+		t.Fatalf("a foreign token: %d, upstream continues %d", code, f.count("continue /api/v1/pods"))
 	}
 }

@@ -73,8 +73,10 @@ func (p *Proxy) serveWatch(w http.ResponseWriter, r *http.Request, rt *route, q 
 	if rvs == "" && sieSet {
 		rv, ok, offline := p.consistentRV(ctx, c)
 		switch {
-		case offline: // the upstream is away: the cache's state is the best there is
+		case offline && sie: // the upstream is away: the cache's state is the best there is
 			startRV = 0
+		case offline: // sendInitialEvents=false: the changes from now on
+			startRV = c.cache.ResourceVersion()
 		case !ok:
 			p.passthrough(w, r)
 			return

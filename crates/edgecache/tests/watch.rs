@@ -5,7 +5,8 @@ use std::thread;
 use std::time::Duration;
 
 use edgecache::watch::{
-    CloseReason, Event, EventType, ManualClock, Object, Selector, WatchCache, WatchError, WatchOptions, Watcher,
+    CloseReason, Event, EventType, ListRequest, ManualClock, Object, Selector, WatchCache, WatchError, WatchOptions,
+    Watcher,
 };
 
 /// Long enough that a correct program never hits it; only a hang would.
@@ -692,4 +693,20 @@ fn payloads_are_shared_not_copied() {
     assert!(Arc::ptr_eq(e1.item().object_arc(), &body));
     assert!(Arc::ptr_eq(from_w.item().object_arc(), &body));
     assert!(Arc::ptr_eq(c.get("a", 0).unwrap().unwrap().object_arc(), &body));
+}
+
+/// An empty continue token is no token: a paged list at a resourceVersion
+/// with the match unset stays Exact (it became NotOlderThan when the token
+/// was `Some("")`).
+#[test]
+fn an_empty_continue_token_is_no_token() {
+    let c = WatchCache::new(10).unwrap();
+    c.add(Object::new("a", &b"1"[..]), 1).unwrap();
+    c.add(Object::new("b", &b"1"[..]), 2).unwrap();
+    c.update(Object::new("a", &b"2"[..]), 3).unwrap();
+    let req = ListRequest::new().limit(5).resource_version(2);
+    let plain = c.list_page(&req).unwrap();
+    assert_eq!(plain.resource_version, 2);
+    assert_eq!(plain.items[0].object(), b"1");
+    assert_eq!(c.list_page(&req.clone().continue_token("")).unwrap(), plain);
 }

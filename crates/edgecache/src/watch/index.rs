@@ -160,38 +160,26 @@ impl Store {
 
     /// Applies a write of `obj` at `rv` (a deletion when `delete`): returns
     /// the new item, built sharing what it can with the previous one, and
-    /// the previous one. Replacing an existing key walks the tree once.
+    /// the previous one. Replacing or deleting an existing key walks the
+    /// tree once.
     pub(crate) fn write(&mut self, obj: Object, rv: u64, delete: bool) -> (Item, Option<Item>) {
-        let (item, prev) = match self.items.get_mut(obj.key.as_str()) {
-            Some(slot) if !delete => {
-                let prev = slot.clone();
-                let item = Item::build(obj, rv, Some(&prev));
-                *slot = item.clone();
-                (item, Some(prev))
-            }
-            Some(slot) => {
-                let prev = slot.clone();
-                let item = Item::build(obj, rv, Some(&prev));
-                self.items.remove(item.key());
-                (item, Some(prev))
-            }
-            None => {
-                let item = Item::build(obj, rv, None);
-                if !delete {
-                    self.items.insert(Arc::clone(item.key_arc()), item.clone());
-                }
-                (item, None)
-            }
-        };
-        for ix in &mut self.indexes {
-            if let Some(p) = &prev {
-                ix.remove(p);
-            }
-            if !delete {
+        if delete {
+            let prev = self.remove(&obj.key);
+            return (Item::build(obj, rv, prev.as_ref()), prev);
+        }
+        if let Some(slot) = self.items.get_mut(obj.key.as_str()) {
+            let prev = slot.clone();
+            let item = Item::build(obj, rv, Some(&prev));
+            *slot = item.clone();
+            for ix in &mut self.indexes {
+                ix.remove(&prev);
                 ix.insert(&item);
             }
+            return (item, Some(prev));
         }
-        (item, prev)
+        let item = Item::build(obj, rv, None);
+        self.insert(item.clone());
+        (item, None)
     }
 
     /// Stores `item` under its key, replacing (and returning) the old one.

@@ -860,9 +860,9 @@ impl WatchCache {
     ///   NotOlderThan (the apiserver's rule for older clients, which
     ///   client-go's reflector relies on when it relists in pages).
     ///
-    /// A page may hold fewer than `limit` items (even none) and still carry
-    /// a token: the walk stops after `limit` matches or at the end, and the
-    /// token only says that keys remain.
+    /// A page with a token holds exactly `limit` items: the walk stops at
+    /// the limit or at the end, and the token only says that keys remain,
+    /// so the last page may hold fewer, even none.
     ///
     /// # Errors
     /// - [`WatchError::ResourceExpired`] (410) when the token's or the
@@ -882,7 +882,7 @@ impl WatchCache {
             Some(m) => m == ResourceVersionMatch::Exact,
             // The apiserver's legacy rule: a paged list at a resourceVersion
             // is an exact one.
-            None => req.limit > 0 && req.resource_version > 0 && req.continue_token.is_none(),
+            None => req.limit > 0 && req.resource_version > 0,
         };
         let exact_asked = req.resource_version_match == Some(ResourceVersionMatch::Exact);
         let (snapshot, at, start, limit) = match req.continue_token.as_deref().filter(|t| !t.is_empty()) {
@@ -1015,7 +1015,7 @@ impl WatchCache {
             (rv, backlog)
         };
         let every = options.bookmark_interval.unwrap_or(self.inner.bookmark_interval);
-        let shared = Arc::new(WatcherShared::new(id, filter, &options, Some(every), start_rv, backlog));
+        let shared = Arc::new(WatcherShared::new(id, filter, &options, every, start_rv, backlog));
         st_ref.next_watcher_id += 1;
         st_ref.watchers.push(Arc::clone(&shared));
         drop(st);

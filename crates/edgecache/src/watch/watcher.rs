@@ -196,17 +196,17 @@ pub(crate) struct WatcherShared {
 
 impl WatcherShared {
     /// A registered-to-be watcher holding `backlog` as its first events.
-    /// `bookmark_every` is the resolved period (`None`: no periodic
+    /// `bookmark_every` is the resolved period (`ZERO`: no periodic
     /// bookmarks).
     pub(crate) fn new(
         id: u64,
         filter: Filter,
         options: &WatchOptions,
-        bookmark_every: Option<Duration>,
+        bookmark_every: Duration,
         start_rv: u64,
         backlog: VecDeque<Event>,
     ) -> Self {
-        let bookmark_every = bookmark_every.filter(|d| options.bookmarks && !d.is_zero());
+        let bookmark_every = (options.bookmarks && !bookmark_every.is_zero()).then_some(bookmark_every);
         let first = bookmark_after(id, bookmark_every, Instant::now());
         WatcherShared {
             id,

@@ -145,6 +145,26 @@ static inline const char *tc_error_message(const edgecache_error *err, char *buf
     return buf;
 }
 
+/* A borrowed edgecache_str for a string literal. */
+#define S(lit) ((edgecache_str){(lit), sizeof(lit) - 1})
+
+/* An object to write: key and data as C strings, labels and fields as
+   (pointer, count) pairs (NULL, 0 for none). Borrows everything. */
+static inline edgecache_object tc_object(const char *key, const char *data, const edgecache_pair *labels,
+                                         size_t n_labels, const edgecache_pair *fields, size_t n_fields) {
+    edgecache_object o;
+    memset(&o, 0, sizeof o);
+    o.key.ptr = key;
+    o.key.len = strlen(key);
+    o.data = (const uint8_t *)data;
+    o.data_len = strlen(data);
+    o.labels = labels;
+    o.n_labels = n_labels;
+    o.fields = fields;
+    o.n_fields = n_fields;
+    return o;
+}
+
 static inline void tc_sleep_ms(unsigned ms) {
     struct timespec ts;
     ts.tv_sec = (time_t)(ms / 1000);

@@ -5,18 +5,8 @@
  */
 #include "test_common.h"
 
-#define S(lit) ((edgecache_str){(lit), sizeof(lit) - 1})
-
 static edgecache_object obj(const char *key, const char *data, const edgecache_pair *labels, size_t n_labels) {
-    edgecache_object o;
-    memset(&o, 0, sizeof o);
-    o.key.ptr = key;
-    o.key.len = strlen(key);
-    o.data = (const uint8_t *)data;
-    o.data_len = strlen(data);
-    o.labels = labels;
-    o.n_labels = n_labels;
-    return o;
+    return tc_object(key, data, labels, n_labels, NULL, 0);
 }
 
 static edgecache_watch_cache *new_cache(size_t capacity) {

@@ -9,26 +9,10 @@
 
 #include <limits.h>
 
-#define S(lit) ((edgecache_str){(lit), sizeof(lit) - 1})
 
 /* A limit for waits that should end quickly: generous for valgrind, small
  * enough that a test stuck on one fails in seconds. */
 #define QUICK_MS 5000u
-
-static edgecache_object obj(const char *key, const char *data, const edgecache_pair *labels, size_t n_labels,
-                            const edgecache_pair *fields, size_t n_fields) {
-    edgecache_object o;
-    memset(&o, 0, sizeof o);
-    o.key.ptr = key;
-    o.key.len = strlen(key);
-    o.data = (const uint8_t *)data;
-    o.data_len = strlen(data);
-    o.labels = labels;
-    o.n_labels = n_labels;
-    o.fields = fields;
-    o.n_fields = n_fields;
-    return o;
-}
 
 static edgecache_watch_cache *new_cache(const edgecache_watch_options *opts) {
     edgecache_watch_cache *wc = NULL;
@@ -154,9 +138,9 @@ static void test_request_init(void) {
    Exact (client-go's paged relists); without a limit it is NotOlderThan. */
 static void test_list_unset_match_follows_the_apiserver(void) {
     edgecache_watch_cache *wc = new_cache(NULL);
-    edgecache_object a1 = obj("a", "1", NULL, 0, NULL, 0);
-    edgecache_object b1 = obj("b", "1", NULL, 0, NULL, 0);
-    edgecache_object a2 = obj("a", "2", NULL, 0, NULL, 0);
+    edgecache_object a1 = tc_object("a", "1", NULL, 0, NULL, 0);
+    edgecache_object b1 = tc_object("b", "1", NULL, 0, NULL, 0);
+    edgecache_object a2 = tc_object("a", "2", NULL, 0, NULL, 0);
     CHECK_OK(edgecache_watch_cache_add(wc, &a1, 1));
     CHECK_OK(edgecache_watch_cache_add(wc, &b1, 2));
     CHECK_OK(edgecache_watch_cache_update(wc, &a2, 3));
@@ -180,7 +164,7 @@ static void test_list_unset_match_follows_the_apiserver(void) {
 
 static void test_request_size_rule(void) {
     edgecache_watch_cache *wc = new_cache(NULL);
-    edgecache_object a = obj("a", "1", NULL, 0, NULL, 0);
+    edgecache_object a = tc_object("a", "1", NULL, 0, NULL, 0);
     CHECK_OK(edgecache_watch_cache_add(wc, &a, 1));
 
     edgecache_watch_request r;
@@ -237,10 +221,10 @@ static void test_request_size_rule(void) {
 static void test_streaming_list(void) {
     edgecache_watch_cache *wc = new_cache(NULL);
     edgecache_pair web[] = {{S("app"), S("web")}};
-    edgecache_object init[] = {obj("ns/b", "b1", web, 1, NULL, 0), obj("ns/a", "a1", web, 1, NULL, 0),
-                               obj("ns/x", "x1", NULL, 0, NULL, 0)};
+    edgecache_object init[] = {tc_object("ns/b", "b1", web, 1, NULL, 0), tc_object("ns/a", "a1", web, 1, NULL, 0),
+                               tc_object("ns/x", "x1", NULL, 0, NULL, 0)};
     CHECK_OK(edgecache_watch_cache_replace(wc, init, 3, 10));
-    edgecache_object c = obj("ns/c", "c1", web, 1, NULL, 0);
+    edgecache_object c = tc_object("ns/c", "c1", web, 1, NULL, 0);
     CHECK_OK(edgecache_watch_cache_add(wc, &c, 11));
 
     edgecache_watch_request r;
@@ -257,9 +241,9 @@ static void test_streaming_list(void) {
     expect_event(w, EDGECACHE_EVENT_BOOKMARK, NULL, 11, true);
     expect_no_event(w, 0);
     /* Then live changes. */
-    edgecache_object a2 = obj("ns/a", "a2", web, 1, NULL, 0);
+    edgecache_object a2 = tc_object("ns/a", "a2", web, 1, NULL, 0);
     CHECK_OK(edgecache_watch_cache_update(wc, &a2, 12));
-    edgecache_object x2 = obj("ns/x", "x2", NULL, 0, NULL, 0); /* not selected */
+    edgecache_object x2 = tc_object("ns/x", "x2", NULL, 0, NULL, 0); /* not selected */
     CHECK_OK(edgecache_watch_cache_update(wc, &x2, 13));
     CHECK_OK(edgecache_watch_cache_delete(wc, &c, 14));
     edgecache_event *ev = next_event(w, QUICK_MS);
@@ -308,7 +292,7 @@ static void test_streaming_list(void) {
 static void test_periodic_bookmarks_on_a_selective_watcher(void) {
     edgecache_watch_cache *wc = new_cache(NULL);
     edgecache_pair web[] = {{S("app"), S("web")}};
-    edgecache_object a = obj("a", "1", web, 1, NULL, 0);
+    edgecache_object a = tc_object("a", "1", web, 1, NULL, 0);
     CHECK_OK(edgecache_watch_cache_add(wc, &a, 5));
 
     edgecache_watch_request r;
@@ -336,7 +320,7 @@ static void test_periodic_bookmarks_on_a_selective_watcher(void) {
     CHECKF(first < QUICK_MS, "first periodic bookmark after %" PRIu64 " ms", first);
 
     /* Writes the watcher does not select still move its bookmarks on. */
-    edgecache_object b = obj("b", "1", web, 1, NULL, 0);
+    edgecache_object b = tc_object("b", "1", web, 1, NULL, 0);
     CHECK_OK(edgecache_watch_cache_add(wc, &b, 6));
     uint64_t last = 5;
     int bookmarks = 0;
@@ -393,7 +377,7 @@ static void test_periodic_bookmarks_on_a_selective_watcher(void) {
 
 static void test_bookmark_after_explicit_call(void) {
     edgecache_watch_cache *wc = new_cache(NULL);
-    edgecache_object a = obj("a", "1", NULL, 0, NULL, 0);
+    edgecache_object a = tc_object("a", "1", NULL, 0, NULL, 0);
     CHECK_OK(edgecache_watch_cache_add(wc, &a, 3));
     edgecache_watch_request r;
     edgecache_watch_request_init(&r, sizeof r);
@@ -451,9 +435,9 @@ static edgecache_watch_cache *five_objects(size_t capacity, uint64_t rv) {
     o.capacity = capacity;
     o.max_capacity = capacity;
     edgecache_watch_cache *wc = new_cache(&o);
-    edgecache_object items[] = {obj("k5", "v5", NULL, 0, NULL, 0), obj("k1", "v1", NULL, 0, NULL, 0),
-                                obj("k3", "v3", NULL, 0, NULL, 0), obj("k2", "v2", NULL, 0, NULL, 0),
-                                obj("k4", "v4", NULL, 0, NULL, 0)};
+    edgecache_object items[] = {tc_object("k5", "v5", NULL, 0, NULL, 0), tc_object("k1", "v1", NULL, 0, NULL, 0),
+                                tc_object("k3", "v3", NULL, 0, NULL, 0), tc_object("k2", "v2", NULL, 0, NULL, 0),
+                                tc_object("k4", "v4", NULL, 0, NULL, 0)};
     CHECK_OK(edgecache_watch_cache_replace(wc, items, 5, rv));
     return wc;
 }
@@ -473,10 +457,10 @@ static void test_list_pages_across_writes(void) {
     edgecache_list_page_free(p);
 
     /* Writes between pages change nothing in the listing. */
-    edgecache_object k0 = obj("k0", "new", NULL, 0, NULL, 0);
-    edgecache_object k3 = obj("k3", "v3-changed", NULL, 0, NULL, 0);
-    edgecache_object k4 = obj("k4", "", NULL, 0, NULL, 0);
-    edgecache_object k6 = obj("k6", "new", NULL, 0, NULL, 0);
+    edgecache_object k0 = tc_object("k0", "new", NULL, 0, NULL, 0);
+    edgecache_object k3 = tc_object("k3", "v3-changed", NULL, 0, NULL, 0);
+    edgecache_object k4 = tc_object("k4", "", NULL, 0, NULL, 0);
+    edgecache_object k6 = tc_object("k6", "new", NULL, 0, NULL, 0);
     CHECK_OK(edgecache_watch_cache_add(wc, &k0, 11));
     CHECK_OK(edgecache_watch_cache_update(wc, &k3, 12));
     CHECK_OK(edgecache_watch_cache_delete(wc, &k4, 13));
@@ -573,7 +557,7 @@ static void test_token_expiry(void) {
     edgecache_list_page_free(p);
 
     /* Three events through a window of two: events after 10 have left. */
-    edgecache_object k = obj("k1", "x", NULL, 0, NULL, 0);
+    edgecache_object k = tc_object("k1", "x", NULL, 0, NULL, 0);
     CHECK_OK(edgecache_watch_cache_update(wc, &k, 11));
     CHECK_OK(edgecache_watch_cache_update(wc, &k, 12));
     CHECK_OK(edgecache_watch_cache_update(wc, &k, 13));
@@ -620,7 +604,7 @@ static void test_too_large_resource_version(void) {
     edgecache_watch_options o = default_options();
     o.fresh_timeout_ms = 30000; /* the requests' own timeouts must win */
     edgecache_watch_cache *wc = new_cache(&o);
-    edgecache_object a = obj("a", "1", NULL, 0, NULL, 0);
+    edgecache_object a = tc_object("a", "1", NULL, 0, NULL, 0);
     CHECK_OK(edgecache_watch_cache_add(wc, &a, 7));
 
     edgecache_list_request l;
@@ -738,8 +722,8 @@ static void test_set_based_selectors(void) {
     edgecache_pair ld[] = {{S("app"), S("a")}, {S("canary"), S("true")}};
     edgecache_pair n1[] = {{S("spec.nodeName"), S("n1")}};
     edgecache_pair n2[] = {{S("spec.nodeName"), S("n2")}};
-    edgecache_object objs[] = {obj("a", "a", la, 2, n1, 1), obj("b", "b", lb, 1, n2, 1), obj("c", "c", lc, 1, n1, 1),
-                               obj("d", "d", ld, 2, n1, 1), obj("e", "e", NULL, 0, n2, 1)};
+    edgecache_object objs[] = {tc_object("a", "a", la, 2, n1, 1), tc_object("b", "b", lb, 1, n2, 1), tc_object("c", "c", lc, 1, n1, 1),
+                               tc_object("d", "d", ld, 2, n1, 1), tc_object("e", "e", NULL, 0, n2, 1)};
     CHECK_OK(edgecache_watch_cache_replace(wc, objs, 5, 3));
 
     edgecache_list_request l;
@@ -791,11 +775,11 @@ static void test_set_based_selectors(void) {
     CHECK_OK(edgecache_watch_cache_watch_with(wc, &r, &w));
     expect_event(w, EDGECACHE_EVENT_ADDED, "a", 3, false);
     expect_event(w, EDGECACHE_EVENT_ADDED, "b", 3, false);
-    edgecache_object d2 = obj("d", "d2", lb, 1, n1, 1); /* d leaves canary, joins b */
+    edgecache_object d2 = tc_object("d", "d2", lb, 1, n1, 1); /* d leaves canary, joins b */
     CHECK_OK(edgecache_watch_cache_update(wc, &d2, 4));
-    edgecache_object c2 = obj("c", "c2", lc, 1, n1, 1); /* never selected */
+    edgecache_object c2 = tc_object("c", "c2", lc, 1, n1, 1); /* never selected */
     CHECK_OK(edgecache_watch_cache_update(wc, &c2, 5));
-    edgecache_object a2 = obj("a", "a2", ld, 2, n1, 1); /* a becomes canary: leaves */
+    edgecache_object a2 = tc_object("a", "a2", ld, 2, n1, 1); /* a becomes canary: leaves */
     CHECK_OK(edgecache_watch_cache_update(wc, &a2, 6));
     expect_event(w, EDGECACHE_EVENT_ADDED, "d", 4, false);
     expect_event(w, EDGECACHE_EVENT_DELETED, "a", 6, false);
@@ -814,7 +798,7 @@ static void test_field_selector_on_an_undeclared_field(void) {
     o.n_indexes = 1;
     edgecache_watch_cache *wc = new_cache(&o);
     edgecache_pair f[] = {{S("spec.nodeName"), S("n1")}, {S("status.phase"), S("Running")}};
-    edgecache_object a = obj("a", "1", NULL, 0, f, 2);
+    edgecache_object a = tc_object("a", "1", NULL, 0, f, 2);
     CHECK_OK(edgecache_watch_cache_add(wc, &a, 1));
 
     edgecache_watch_request r;
@@ -912,7 +896,7 @@ static void test_bad_selector_syntax(void) {
 
 static void test_null_and_bad_arguments(void) {
     edgecache_watch_cache *wc = new_cache(NULL);
-    edgecache_object a = obj("a", "1", NULL, 0, NULL, 0);
+    edgecache_object a = tc_object("a", "1", NULL, 0, NULL, 0);
     CHECK_OK(edgecache_watch_cache_add(wc, &a, 1));
     edgecache_watch_request r;
     edgecache_watch_request_init(&r, sizeof r);
@@ -953,7 +937,7 @@ static void test_null_and_bad_arguments(void) {
     l.continue_token = S("not-a-token");
     CHECK_STATUS(edgecache_watch_cache_list_page(wc, &l, &p), EDGECACHE_INVALID_ARGUMENT);
     /* A real token with a resourceVersion is refused too. */
-    edgecache_object more[] = {obj("b", "2", NULL, 0, NULL, 0), obj("c", "3", NULL, 0, NULL, 0)};
+    edgecache_object more[] = {tc_object("b", "2", NULL, 0, NULL, 0), tc_object("c", "3", NULL, 0, NULL, 0)};
     CHECK_OK(edgecache_watch_cache_add(wc, &more[0], 2));
     CHECK_OK(edgecache_watch_cache_add(wc, &more[1], 3));
     edgecache_list_request_init(&l, sizeof l);
@@ -993,9 +977,9 @@ static void test_null_and_bad_arguments(void) {
     uint64_t at;
     CHECK_STATUS(edgecache_watch_cache_list(wc, 0, one, SIZE_MAX, NULL, 0, 0, &il, &at), EDGECACHE_INVALID_ARGUMENT);
     CHECK_STATUS(edgecache_watch_cache_watch(wc, 0, NULL, 0, one, SIZE_MAX, false, 0, &w), EDGECACHE_INVALID_ARGUMENT);
-    edgecache_object huge = obj("z", "z", one, SIZE_MAX, NULL, 0);
+    edgecache_object huge = tc_object("z", "z", one, SIZE_MAX, NULL, 0);
     CHECK_STATUS(edgecache_watch_cache_add(wc, &huge, 20), EDGECACHE_INVALID_ARGUMENT);
-    huge = obj("z", "z", NULL, 0, one, SIZE_MAX / 3);
+    huge = tc_object("z", "z", NULL, 0, one, SIZE_MAX / 3);
     CHECK_STATUS(edgecache_watch_cache_add(wc, &huge, 20), EDGECACHE_INVALID_ARGUMENT);
 
     /* The cache still works. */
@@ -1040,7 +1024,7 @@ static void test_option_counts(void) {
     CHECK_OK(edgecache_watch_cache_list_page(wc, &l, &p));
     edgecache_list_page_free(p);
     edgecache_pair f[] = {{S("spec.nodeName"), S("n1")}};
-    edgecache_object a = obj("a", "1", NULL, 0, f, 1);
+    edgecache_object a = tc_object("a", "1", NULL, 0, f, 1);
     CHECK_OK(edgecache_watch_cache_add(wc, &a, 1));
     CHECK_STATUS(edgecache_watch_cache_list_page(wc, &l, &p), EDGECACHE_INVALID_SELECTOR);
     l.field_selector = S("spec.nodeName=n1");

@@ -276,6 +276,9 @@ func (f *fakeAPI) serveWatch(w http.ResponseWriter, r *http.Request, p string, c
 	if expire {
 		f.expire--
 	}
+	// The cut that ends this watch is the one current when it was counted,
+	// so a cutWatches after a test saw the count always ends it.
+	cut := f.cut
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(200)
@@ -295,7 +298,7 @@ func (f *fakeAPI) serveWatch(w http.ResponseWriter, r *http.Request, p string, c
 				out = append(out, c.events[idx])
 			}
 		}
-		changed, cut := f.changed, f.cut
+		changed := f.changed
 		f.mu.Unlock()
 		for _, ev := range out {
 			fmt.Fprintf(w, `{"type":%q,"object":%s}`+"\n", ev.typ, ev.obj)

@@ -57,9 +57,10 @@
 #define EDGECACHE_POLL_INTERVAL_MS 20
 
 /**
- * `resource_version_match` not set (the default): Exact for a list with a
- * `limit` at a non-zero resourceVersion, NotOlderThan otherwise (the
- * apiserver's rule, which client-go's paged relists rely on).
+ * `resource_version_match` not set (the zero value): NotOlderThan. (The
+ * apiserver reads a `limit` at a non-zero resourceVersion with no match as
+ * Exact; a server in front of the cache applies that rule of its HTTP
+ * parameters by passing `EDGECACHE_MATCH_EXACT`.)
  */
 #define EDGECACHE_MATCH_UNSET 0
 
@@ -463,7 +464,7 @@ typedef struct edgecache_pair {
  *   has seen N (waiting up to `timeout_ms`);
  * - N, `EDGECACHE_MATCH_EXACT`: the state at N, which must be in the
  *   window;
- * - N, `EDGECACHE_MATCH_UNSET`: Exact with a `limit`, else NotOlderThan.
+ * - N, `EDGECACHE_MATCH_UNSET`: as NotOlderThan.
  */
 typedef struct edgecache_list_request {
   /**

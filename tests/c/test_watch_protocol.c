@@ -134,9 +134,9 @@ static void test_request_init(void) {
     for (size_t i = 0; i < sizeof buf; i++) CHECK(buf[i] == 0xEE);
 }
 
-/* resourceVersionMatch unset with a limit at a non-zero resourceVersion is
-   Exact (client-go's paged relists); without a limit it is NotOlderThan. */
-static void test_list_unset_match_follows_the_apiserver(void) {
+/* resourceVersionMatch unset is NotOlderThan, with or without a limit;
+   Exact serves the older state. */
+static void test_list_unset_match_is_not_older_than(void) {
     edgecache_watch_cache *wc = new_cache(NULL);
     edgecache_object a1 = tc_object("a", "1", NULL, 0, NULL, 0);
     edgecache_object b1 = tc_object("b", "1", NULL, 0, NULL, 0);
@@ -150,14 +150,19 @@ static void test_list_unset_match_follows_the_apiserver(void) {
     l.limit = 10;
     edgecache_list_page *p = NULL;
     CHECK_OK(edgecache_watch_cache_list_page(wc, &l, &p));
-    CHECK(edgecache_list_page_resource_version(p) == 2);
-    const edgecache_item_list *items = edgecache_list_page_items(p);
-    CHECK(edgecache_item_list_len(items) == 2);
-    CHECK(edgecache_item_resource_version(edgecache_item_list_at(items, 0)) == 1);
+    CHECK(edgecache_list_page_resource_version(p) == 3);
     edgecache_list_page_free(p);
     l.limit = 0;
     CHECK_OK(edgecache_watch_cache_list_page(wc, &l, &p));
     CHECK(edgecache_list_page_resource_version(p) == 3);
+    edgecache_list_page_free(p);
+    l.limit = 10;
+    l.resource_version_match = EDGECACHE_MATCH_EXACT;
+    CHECK_OK(edgecache_watch_cache_list_page(wc, &l, &p));
+    CHECK(edgecache_list_page_resource_version(p) == 2);
+    const edgecache_item_list *items = edgecache_list_page_items(p);
+    CHECK(edgecache_item_list_len(items) == 2);
+    CHECK(edgecache_item_resource_version(edgecache_item_list_at(items, 0)) == 1);
     edgecache_list_page_free(p);
     edgecache_watch_cache_free(wc);
 }
@@ -1038,7 +1043,7 @@ int main(void) {
     printf("test_watch_protocol\n");
     RUN(test_request_init);
     RUN(test_request_size_rule);
-    RUN(test_list_unset_match_follows_the_apiserver);
+    RUN(test_list_unset_match_is_not_older_than);
     RUN(test_streaming_list);
     RUN(test_periodic_bookmarks_on_a_selective_watcher);
     RUN(test_bookmark_after_explicit_call);

@@ -268,10 +268,10 @@ def test_list_page_exact_gives_the_state_at_an_older_rv() -> None:
         page = wc.list_page(resource_version=3, resource_version_match=match)
         assert [(i.key, i.object) for i in page.items] == [("k0", b"new"), ("k2", b"v2"), ("k3", b"v3"), ("k4", b"v4")]
         assert page.resource_version == 7
-    # Unset with a limit is Exact, as the apiserver serves client-go's paged relists.
-    legacy = wc.list_page(limit=2, resource_version=3)
-    assert [(i.key, i.object) for i in legacy.items] == [("k0", b"v0"), ("k1", b"v1")]
-    assert legacy.resource_version == 3 and legacy.continue_token is not None
+    # Unset is NotOlderThan with a limit too (SPEC's default).
+    paged = wc.list_page(limit=2, resource_version=3)
+    assert [(i.key, i.object) for i in paged.items] == [("k0", b"new"), ("k2", b"v2")]
+    assert paged.resource_version == 7 and paged.continue_token is not None
 
 
 def test_list_page_exact_with_rv_zero_is_an_invalid_argument() -> None:

@@ -19,10 +19,10 @@ type ResourceVersionMatch string
 // The resourceVersion matches. The empty string means NotOlderThan.
 const (
 	// ResourceVersionMatchNotOlderThan lists the cache's current state once
-	// it has seen the resourceVersion. The empty ResourceVersionMatch
-	// ("unset") means Exact for a list with a Limit at a non-zero
-	// resourceVersion and NotOlderThan otherwise, as the apiserver decides
-	// for clients that do not set it (client-go's paged relists).
+	// it has seen the resourceVersion; the empty ResourceVersionMatch means
+	// the same. (The apiserver reads a Limit at a nonzero resourceVersion
+	// with no match as Exact: a server in front of the cache applies that
+	// rule of its query parameters by passing ResourceVersionMatchExact.)
 	ResourceVersionMatchNotOlderThan ResourceVersionMatch = "NotOlderThan"
 	// ResourceVersionMatchExact lists the state exactly at the
 	// resourceVersion, which must still be in the window.
@@ -46,9 +46,8 @@ type ListOptions struct {
 	// ResourceVersion: 0 for any (the current state); otherwise matched
 	// as ResourceVersionMatch says, after waiting for the cache to see it.
 	ResourceVersion uint64
-	// ResourceVersionMatch: "" (unset: Exact with a Limit at a nonzero
-	// ResourceVersion, else NotOlderThan), ResourceVersionMatchNotOlderThan,
-	// or ResourceVersionMatchExact (which needs a nonzero ResourceVersion).
+	// ResourceVersionMatch: "" or ResourceVersionMatchNotOlderThan, or
+	// ResourceVersionMatchExact (which needs a nonzero ResourceVersion).
 	// Any other value is ErrInvalidArgument.
 	ResourceVersionMatch ResourceVersionMatch
 	// Selector filters the items.

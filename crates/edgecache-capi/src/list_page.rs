@@ -13,9 +13,10 @@ use crate::watch::{
     parsed_selector, timeout_or_default, watch_fail,
 };
 
-/// `resource_version_match` not set (the default): Exact for a list with a
-/// `limit` at a non-zero resourceVersion, NotOlderThan otherwise (the
-/// apiserver's rule, which client-go's paged relists rely on).
+/// `resource_version_match` not set (the zero value): NotOlderThan. (The
+/// apiserver reads a `limit` at a non-zero resourceVersion with no match as
+/// Exact; a server in front of the cache applies that rule of its HTTP
+/// parameters by passing `EDGECACHE_MATCH_EXACT`.)
 pub const EDGECACHE_MATCH_UNSET: u32 = 0;
 /// `resource_version_match`: the state at the resourceVersion or any later
 /// one (the cache's current state once it has seen it).
@@ -42,7 +43,7 @@ pub const EDGECACHE_MATCH_EXACT: u32 = 2;
 ///   has seen N (waiting up to `timeout_ms`);
 /// - N, `EDGECACHE_MATCH_EXACT`: the state at N, which must be in the
 ///   window;
-/// - N, `EDGECACHE_MATCH_UNSET`: Exact with a `limit`, else NotOlderThan.
+/// - N, `EDGECACHE_MATCH_UNSET`: as NotOlderThan.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 #[allow(non_camel_case_types, reason = "C naming: the header shows this name")]

@@ -390,11 +390,9 @@ impl WatchCache {
     ///
     /// Which snapshot, as the apiserver decides: a continue token's; for
     /// `resource_version` 0 (without `"Exact"`) the current state, and
-    /// `limit` is ignored; for N with `"NotOlderThan"` the current state
-    /// once the cache has seen N; for N with `"Exact"` the state at N,
-    /// which must still be in the window; for N with None (unset), Exact
-    /// when `limit` is given and NotOlderThan otherwise (the apiserver's
-    /// rule, which client-go's paged relists rely on).
+    /// `limit` is ignored; for N with `"NotOlderThan"` (or None, the
+    /// default) the current state once the cache has seen N; for N with
+    /// `"Exact"` the state at N, which must still be in the window.
     /// Waits for N at most `timeout` seconds (None: no limit), releasing
     /// the GIL and responding to Ctrl-C.
     ///

@@ -5,8 +5,8 @@ use std::thread;
 use std::time::Duration;
 
 use edgecache::watch::{
-    CloseReason, Event, EventType, ListRequest, ManualClock, Object, Selector, WatchCache, WatchError, WatchOptions,
-    Watcher,
+    CloseReason, Event, EventType, ListRequest, ManualClock, Object, ResourceVersionMatch, Selector, WatchCache,
+    WatchError, WatchOptions, Watcher,
 };
 
 /// Long enough that a correct program never hits it; only a hang would.
@@ -695,16 +695,18 @@ fn payloads_are_shared_not_copied() {
     assert!(Arc::ptr_eq(c.get("a", 0).unwrap().unwrap().object_arc(), &body));
 }
 
-/// An empty continue token is no token: a paged list at a resourceVersion
-/// with the match unset stays Exact (it became NotOlderThan when the token
-/// was `Some("")`).
+/// An empty continue token is no token: an Exact paged list is served as
+/// without one, and the match stays NotOlderThan when unset.
 #[test]
 fn an_empty_continue_token_is_no_token() {
     let c = WatchCache::new(10).unwrap();
     c.add(Object::new("a", &b"1"[..]), 1).unwrap();
     c.add(Object::new("b", &b"1"[..]), 2).unwrap();
     c.update(Object::new("a", &b"2"[..]), 3).unwrap();
-    let req = ListRequest::new().limit(5).resource_version(2);
+    let unset = ListRequest::new().limit(5).resource_version(2);
+    assert_eq!(c.list_page(&unset).unwrap().resource_version, 3);
+    assert_eq!(c.list_page(&unset.clone().continue_token("")).unwrap().resource_version, 3);
+    let req = unset.resource_version_match(ResourceVersionMatch::Exact);
     let plain = c.list_page(&req).unwrap();
     assert_eq!(plain.resource_version, 2);
     assert_eq!(plain.items[0].object(), b"1");

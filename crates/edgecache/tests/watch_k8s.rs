@@ -9,6 +9,9 @@
 //! - `resourceVersion=""` (a consistent read) is resolved by the caller, who
 //!   asks the upstream for its current resourceVersion and passes it; the
 //!   tests keep that "upstream" resourceVersion by hand. `"0"` is `0`.
+//! - A list with a `limit` at a non-zero resourceVersion and no
+//!   `resourceVersionMatch` is Exact at the apiserver (a rule of its HTTP
+//!   parameters): the caller passes [`ResourceVersionMatch::Exact`].
 //! - An in-stream `ERROR` event of Kubernetes (a 410 or 504 after the watch
 //!   was accepted) is the `Err` that [`WatchCache::watch`] returns.
 //! - Periodic bookmarks use real, short intervals (tens of milliseconds)
@@ -1044,11 +1047,17 @@ fn list_limit_and_continue() {
 /// "rv = list.ResourceVersion, no resourceVersionMatch, limit 1": Kubernetes
 /// serves it with legacy Exact semantics (`waitUntilFreshAndList`: match
 /// unset, limit > 0, RV not "0") and echoes 9 in the response and token.
+/// That rule reads the apiserver's HTTP parameters, so the server in front
+/// of the cache applies it (see the mapping conventions) and passes Exact;
+/// the library's own unset match is NotOlderThan, as its contract says.
 #[test]
 fn list_unset_match_with_limit_is_legacy_exact() {
     let c = seed_multi_level();
-    let p = list(&c, ListRequest::new().field_selector(ns("second")).limit(1).resource_version(CONTINUE_RV));
+    let req = ListRequest::new().field_selector(ns("second")).limit(1).resource_version(CONTINUE_RV);
+    let p = list(&c, req.clone().resource_version_match(ResourceVersionMatch::Exact));
     assert_eq!((items(&p), p.resource_version, token_rv(&p)), (vec!["second/bar@3".to_owned()], 9, 9));
+    let unset = list(&c, req);
+    assert_eq!((unset.resource_version, token_rv(&unset)), (CURRENT_RV, CURRENT_RV));
 }
 
 /// Ports store_tests.go RunTestList (cacher_test.go TestList), the

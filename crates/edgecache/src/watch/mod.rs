@@ -855,10 +855,12 @@ impl WatchCache {
     ///   freshness timeout);
     /// - N, [`Exact`](ResourceVersionMatch::Exact): the state at N, which
     ///   must be in the window (waiting for it as above if the cache has
-    ///   not reached it);
-    /// - N with the match unset: Exact when a `limit` is given, else
-    ///   NotOlderThan (the apiserver's rule for older clients, which
-    ///   client-go's reflector relies on when it relists in pages).
+    ///   not reached it).
+    ///
+    /// The apiserver also reads a list with a `limit` at a non-zero
+    /// resourceVersion and no `resourceVersionMatch` as Exact (client-go's
+    /// paged relists rely on it). That is a rule of its HTTP parameters: a
+    /// server in front of this cache passes `Exact` for such a request.
     ///
     /// A page with a token holds exactly `limit` items: the walk stops at
     /// the limit or at the end, and the token only says that keys remain,
@@ -878,16 +880,10 @@ impl WatchCache {
     pub fn list_page(&self, req: &ListRequest) -> Result<ListPage, WatchError> {
         let filter = self.filter(&req.label_selector, &req.field_selector)?;
         let timeout = req.timeout.unwrap_or(self.inner.fresh_timeout);
-        let exact = match req.resource_version_match {
-            Some(m) => m == ResourceVersionMatch::Exact,
-            // The apiserver's legacy rule: a paged list at a resourceVersion
-            // is an exact one.
-            None => req.limit > 0 && req.resource_version > 0,
-        };
-        let exact_asked = req.resource_version_match == Some(ResourceVersionMatch::Exact);
+        let exact = req.resource_version_match == Some(ResourceVersionMatch::Exact);
         let (snapshot, at, start, limit) = match req.continue_token.as_deref().filter(|t| !t.is_empty()) {
             Some(tok) => {
-                if req.resource_version != 0 || exact_asked {
+                if req.resource_version != 0 || exact {
                     return Err(WatchError::invalid(
                         "specifying a resource version (or resourceVersionMatch=Exact) is not allowed with continue",
                     ));
@@ -908,7 +904,7 @@ impl WatchCache {
                 (st.snapshot_at(rv), rv, Some(start), req.limit)
             }
             None if req.resource_version == 0 => {
-                if exact_asked {
+                if exact {
                     return Err(WatchError::invalid("resourceVersionMatch=Exact requires a non-zero resource version"));
                 }
                 let st = self.lock_open()?;
@@ -1088,9 +1084,7 @@ pub struct ListRequest {
     pub continue_token: Option<String>,
     /// The resourceVersion (0: any).
     pub resource_version: u64,
-    /// How `resource_version` is matched; `None` (unset): Exact for a
-    /// paged list at a non-zero resourceVersion, else NotOlderThan, as the
-    /// apiserver.
+    /// How `resource_version` is matched; `None`: NotOlderThan.
     pub resource_version_match: Option<ResourceVersionMatch>,
     /// Labels the items must match.
     pub label_selector: Selector,

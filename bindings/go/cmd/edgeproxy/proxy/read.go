@@ -152,8 +152,13 @@ func (p *Proxy) serveList(w http.ResponseWriter, r *http.Request, rt *route, q u
 		}
 		opts.ResourceVersion = req.rv
 		opts.ResourceVersionMatch = edgecache.ResourceVersionMatch(rvm)
-		if rvs == "" {
+		switch {
+		case rvs == "":
 			opts.ResourceVersionMatch = edgecache.ResourceVersionMatchNotOlderThan
+		case rvm == "" && rvs != "0" && opts.Limit > 0:
+			// The apiserver's rule for clients that set no match (client-go's
+			// paged relists): a paged list at a resourceVersion is exact.
+			opts.ResourceVersionMatch = edgecache.ResourceVersionMatchExact
 		}
 	}
 	page, err := c.cache.ListPage(r.Context(), opts)

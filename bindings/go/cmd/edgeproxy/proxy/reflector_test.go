@@ -298,3 +298,23 @@ func TestForeignContinueTokensGoUpstream(t *testing.T) {
 		t.Fatalf("a foreign token: %d, upstream continues %d", code, f.count("continue /api/v1/pods"))
 	}
 }
+
+// A paged list at a resourceVersion with no resourceVersionMatch is Exact,
+// as the apiserver serves it (client-go's paged relists rely on it): the
+// proxy passes Exact, the library's own default being NotOlderThan.
+func TestPagedListAtAnRVWithoutAMatchIsExact(t *testing.T) {
+	f := newFakeAPI(t)
+	f.put("/api/v1/pods", "ns1", "a", nil, "")
+	_, srv := testProxy(t, f, podsOnly)
+	at := list(t, srv, "/api/v1/pods").Metadata.ResourceVersion
+	f.put("/api/v1/pods", "ns1", "b", nil, "")
+	eventually(t, 5*time.Second, "the write in the cache", func() bool {
+		return len(list(t, srv, "/api/v1/pods?resourceVersion=0").Items) == 2
+	})
+	if l := list(t, srv, "/api/v1/pods?limit=10&resourceVersion="+at); len(l.Items) != 1 || l.Metadata.ResourceVersion != at {
+		t.Fatalf("paged list at %s: %d items at %s", at, len(l.Items), l.Metadata.ResourceVersion)
+	}
+	if l := list(t, srv, "/api/v1/pods?resourceVersion="+at); len(l.Items) != 2 {
+		t.Fatalf("unpaged list at %s: %d items (NotOlderThan)", at, len(l.Items))
+	}
+}

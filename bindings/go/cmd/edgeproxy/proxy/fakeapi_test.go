@@ -159,6 +159,17 @@ func (f *fakeAPI) cutWatches() {
 	f.mu.Unlock()
 }
 
+// goDown takes the stand-in apiserver away for good. The listener closes
+// first, so a reflector reconnecting in between cannot open a watch that
+// httptest's Close would then wait on forever (a CI run hung so); the open
+// watches are cut and their connections closed.
+func (f *fakeAPI) goDown() {
+	_ = f.srv.Listener.Close()
+	f.cutWatches()
+	f.srv.CloseClientConnections()
+	f.srv.Close()
+}
+
 func (f *fakeAPI) failWatches(codes ...int) {
 	f.mu.Lock()
 	f.watchFail = append(f.watchFail, codes...)

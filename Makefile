@@ -63,7 +63,7 @@ test-go: lib ## Go binding: gofmt, go vet, go test -race, and a GC-in-every-call
 test-edgeproxy: lib ## The edge proxy program (bindings/go/cmd/edgeproxy): gofmt, go vet, go test -race
 	bash bindings/go/cmd/edgeproxy/run.sh
 
-test-e2e: lib ## The real-apiserver suite (tests/e2e): etcd + apiextensions-apiserver in-process, client-go, kubectl
+test-e2e: lib ## The real-apiserver suite (tests/e2e): etcd + apiextensions-apiserver in-process; client-go, kubectl and the Python client through edgeproxy
 	bash tests/e2e/run.sh
 
 e2e-up: lib ## Start the real apiserver (CRD widgets) and the proxy in the background; writes target/e2e/env

@@ -2,11 +2,17 @@
 # The real-apiserver end-to-end suite (`make test-e2e`, and so `make test`):
 # gofmt, go vet and go test for the Go module in tests/e2e, which starts
 # etcd (embedded) and k8s.io/apiextensions-apiserver on 127.0.0.1 inside the
-# test process and talks to them with client-go and kubectl.
+# test process and talks to them with client-go and kubectl: directly
+# (package apiserver) and through the edgeproxy program (package
+# throughproxy, with client-go informers and pager, kubectl and the Python
+# kubernetes client).
 #
-# Needs Go >= 1.26 (the k8s.io v0.37 modules need it) and kubectl on PATH.
-# Modules come from the Go module proxy, checked against the committed
-# go.sum; nothing else leaves the machine.
+# Needs Go >= 1.26 (the k8s.io v0.37 modules need it), kubectl on PATH and
+# Python >= 3.10. Builds bin/edgeproxy (bindings/go/cmd/edgeproxy/run.sh
+# --build) and installs the kubernetes Python package into the project's
+# .venv (created if missing). Modules come from the Go module proxy, checked
+# against the committed go.sum, and the Python package from PyPI; nothing
+# else leaves the machine.
 #
 # With empty Go caches (a fresh machine) it downloads 114 modules (52 MB,
 # 340 MB unpacked) and compiles about 1,500 packages: several minutes on two
@@ -33,6 +39,7 @@ if [ -z "$go_minor" ] || [ "$go_minor" -lt 26 ]; then
 fi
 command -v kubectl >/dev/null || { echo "kubectl is missing: the suite runs kubectl against the apiserver" >&2; exit 1; }
 
+root=$(cd ../.. && pwd)
 step "$(go version); $(kubectl version --client 2>/dev/null | head -n 1)"
 echo "   GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE) GOPROXY=$(go env GOPROXY)"
 
@@ -46,6 +53,21 @@ if ! go list -deps -test ./... >/dev/null 2>"$log"; then
 fi
 echo "   $(grep -c '^go: downloading' "$log" || true) modules downloaded; $(go list -deps -test ./... | wc -l) packages"
 elapsed "$t"
+
+t=$(date +%s)
+step "build edgeproxy (and libedgecache.a when stale)"
+bash "$root/bindings/go/cmd/edgeproxy/run.sh" --build
+export EDGEPROXY_BIN="$root/bindings/go/cmd/edgeproxy/bin/edgeproxy"
+elapsed "$t"
+
+step "the Python kubernetes client in .venv"
+venv=${VENV:-$root/.venv}
+if [ ! -x "$venv/bin/python" ]; then
+	"${PYTHON:-python3}" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'kubernetes>=37,<38'
+export E2E_PYTHON="$venv/bin/python"
+echo "   $("$E2E_PYTHON" -c 'import kubernetes; print("kubernetes", kubernetes.__version__)')"
 
 step "gofmt"
 unformatted=$(gofmt -l .)
@@ -63,6 +85,6 @@ race=()
 [ "${E2E_RACE:-0}" = 1 ] && race=(-race)
 t=$(date +%s)
 # shellcheck disable=SC2086 # E2E_TEST_FLAGS is split on purpose
-step "go test ${race[*]} -count=1 -timeout ${E2E_TEST_TIMEOUT:-10m} ${E2E_TEST_FLAGS:-} ./..."
-go test "${race[@]}" -count=1 -timeout "${E2E_TEST_TIMEOUT:-10m}" ${E2E_TEST_FLAGS:-} ./...
+step "go test ${race[*]} -p 1 -count=1 -timeout ${E2E_TEST_TIMEOUT:-10m} ${E2E_TEST_FLAGS:-} ./..."
+go test "${race[@]}" -p 1 -count=1 -timeout "${E2E_TEST_TIMEOUT:-10m}" ${E2E_TEST_FLAGS:-} ./...
 elapsed "$t"

@@ -115,6 +115,8 @@ type Server struct {
 	logFile   *os.File
 	etcd      *embed.Etcd
 
+	pods corePods // the harness's own pod endpoint (pods.go)
+
 	mu      sync.Mutex
 	api     *runningAPI
 	stopped bool
@@ -478,6 +480,7 @@ func (s *Server) runAPIServer() (_ *runningAPI, err error) {
 	mux := srv.GenericAPIServer.Handler.NonGoRestfulMux
 	mux.Unregister("/apis")
 	mux.Handle("/apis", rootAPIs(srv.GenericAPIServer.AggregatedDiscoveryGroupManager))
+	s.pods.register(mux)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	api := &runningAPI{conns: conns, cancel: cancel, done: make(chan struct{})}

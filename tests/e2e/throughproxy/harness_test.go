@@ -1,0 +1,476 @@
+// Package throughproxy runs real clients — client-go informers and its
+// pager, kubectl, the Python kubernetes client — through the edgeproxy
+// program in front of a real apiserver (the apiserver package: etcd and
+// apiextensions-apiserver serving the Widget CRD). Each test starts its own
+// proxy process on the shared apiserver and works in a namespace of its own.
+//
+// The proxy binary comes from $EDGEPROXY_BIN; tests/e2e/run.sh builds it.
+package throughproxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/edgecache/edgecache/tests/e2e/apiserver"
+)
+
+var upstream *apiserver.Server
+
+func TestMain(m *testing.M) {
+	if os.Getenv("EDGEPROXY_BIN") == "" {
+		fmt.Fprintln(os.Stderr, "EDGEPROXY_BIN is not set: run these tests through tests/e2e/run.sh (make test-e2e), which builds the proxy")
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	s, err := apiserver.Start(ctx, apiserver.Options{})
+	cancel()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "start apiserver: %v\n", err)
+		os.Exit(1)
+	}
+	upstream = s
+	code := m.Run()
+	if code != 0 && s.LogPath != "" {
+		fmt.Fprintf(os.Stderr, "the apiserver's log: %s\n", s.LogPath)
+	}
+	if err := s.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "stop apiserver: %v\n", err)
+	}
+	os.Exit(code)
+}
+
+// proxyProc is one edgeproxy process serving the widgets collection (all
+// namespaces) from a watch cache.
+type proxyProc struct {
+	URL        string
+	Kubeconfig string // kubectl and the Python client: plain HTTP to the proxy
+	cmd        *exec.Cmd
+	log        string
+}
+
+// startProxy runs edgeproxy against the shared apiserver with extra flags,
+// waits for /readyz, and stops it when t ends (logging its output when t
+// failed).
+func startProxy(t *testing.T, flags ...string) *proxyProc {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	p := &proxyProc{URL: "http://" + addr, log: filepath.Join(dir, "proxy.log")}
+	args := append([]string{"--kubeconfig", upstream.KubeconfigPath, "--listen", addr,
+		"--resources", apiserver.ResourcePath("")}, flags...)
+	logf, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(os.Getenv("EDGEPROXY_BIN"), args...)
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start edgeproxy: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); logf.Close(); close(exited) }()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = p.cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(p.log)
+			t.Logf("edgeproxy %s output:\n%s", strings.Join(args, " "), lastLines(string(b), 40))
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(p.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(p.log)
+			t.Fatalf("edgeproxy exited:\n%s", b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("edgeproxy not ready after 60 s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.Kubeconfig = filepath.Join(dir, "proxy.kubeconfig")
+	kc := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: edgeproxy\n  cluster:\n    server: %s\n"+
+		"contexts:\n- name: edgeproxy\n  context:\n    cluster: edgeproxy\ncurrent-context: edgeproxy\n", p.URL)
+	if err := os.WriteFile(p.Kubeconfig, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// config is a client-go config for the proxy.
+func (p *proxyProc) config() *rest.Config {
+	return &rest.Config{Host: p.URL, QPS: -1, UserAgent: "edgecache-e2e-through-proxy"}
+}
+
+var metricLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$`)
+
+// metric sums the samples of name whose labels contain every one of want
+// (`key="value"` strings) on the proxy's /metrics.
+func (p *proxyProc) metric(t *testing.T, name string, want ...string) float64 {
+	t.Helper()
+	resp, err := http.Get(p.URL + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	var sum float64
+	found := false
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		m := metricLine.FindStringSubmatch(sc.Text())
+		if m == nil || m[1] != name {
+			continue
+		}
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(m[2], w)
+		}
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			t.Fatalf("metric line %q: %v", sc.Text(), err)
+		}
+		sum += v
+		found = true
+	}
+	if !found {
+		return 0
+	}
+	return sum
+}
+
+var widgetsLabel = `resource="` + apiserver.ResourcePath("") + `"`
+
+// counters is what the proxy told the upstream so far.
+type counters struct {
+	FullLists, Relists, UpstreamWatches, ListRequests float64
+}
+
+func (p *proxyProc) counters(t *testing.T) counters {
+	return counters{
+		FullLists:       p.metric(t, "edgeproxy_upstream_lists_total", widgetsLabel),
+		Relists:         p.metric(t, "edgeproxy_relists_total", widgetsLabel),
+		UpstreamWatches: p.metric(t, "edgeproxy_upstream_watches_total", widgetsLabel),
+		ListRequests:    p.metric(t, "edgeproxy_upstream_requests_total", `verb="list"`),
+	}
+}
+
+// namespace creates nothing (the CRD is namespaced and the apiserver has
+// no namespace objects to check): it only names a fresh one for t.
+func namespace(t *testing.T) string {
+	return "ns-" + strings.ToLower(regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-"))
+}
+
+func widget(ns, name string, labels map[string]string, size int) *unstructured.Unstructured {
+	l := map[string]any{}
+	for k, v := range labels {
+		l[k] = v
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": apiserver.Group + "/" + apiserver.Version,
+		"kind":       apiserver.Kind,
+		"metadata":   map[string]any{"namespace": ns, "name": name, "labels": l},
+		"spec":       map[string]any{"color": "red", "size": int64(size)},
+	}}
+}
+
+// direct is a dynamic client for the apiserver itself.
+func direct(t *testing.T) dynamic.NamespaceableResourceInterface {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(upstream.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dyn.Resource(apiserver.WidgetGVR)
+}
+
+func through(t *testing.T, cfg *rest.Config) dynamic.NamespaceableResourceInterface {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dyn.Resource(apiserver.WidgetGVR)
+}
+
+// state lists ns on the apiserver itself (with opts' selectors): name ->
+// resourceVersion.
+func state(t *testing.T, ctx context.Context, ns string, opts metav1.ListOptions) (map[string]string, string) {
+	t.Helper()
+	l, err := direct(t).Namespace(ns).List(ctx, opts)
+	if err != nil {
+		t.Fatalf("list the apiserver: %v", err)
+	}
+	out := map[string]string{}
+	for _, it := range l.Items {
+		out[it.GetName()] = it.GetResourceVersion()
+	}
+	return out, l.GetResourceVersion()
+}
+
+// diff describes how got differs from want (name -> resourceVersion), "" if
+// it does not.
+func diff(got, want map[string]string) string {
+	var b strings.Builder
+	n := 0
+	keys := make([]string, 0, len(want)+len(got))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		g, gok := got[k]
+		w, wok := want[k]
+		if gok == wok && g == w {
+			continue
+		}
+		n++
+		if n <= 10 {
+			fmt.Fprintf(&b, "  %s: got %q (present %v), want %q (present %v)\n", k, g, gok, w, wok)
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d/%d differ:\n%s", n, len(got), len(want), b.String())
+}
+
+// eventually polls cond every 50 ms for up to d; it reports whether cond
+// became true.
+func eventually(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// recorder is an http.RoundTripper wrapper that logs a client's requests
+// and can end or hold its watches, the way a load balancer or a flaky link
+// would.
+type recorder struct {
+	next http.RoundTripper
+
+	mu       sync.Mutex
+	requests []recorded
+	bodies   map[*watchBody]struct{}
+	held     chan struct{} // non-nil: new watches wait for it to close
+}
+
+type recorded struct {
+	Method string
+	Path   string
+	Query  url.Values
+	Start  []byte // the first bytes of a watch's answer (up to 4 KiB)
+	body   *watchBody
+}
+
+func (r recorded) isWatch() bool {
+	return r.Query.Get("watch") == "true" || r.Query.Get("watch") == "1"
+}
+
+// isStreamingList is a watch asking for the initial state as events.
+func (r recorded) isStreamingList() bool {
+	return r.isWatch() && r.Query.Get("sendInitialEvents") == "true"
+}
+
+// isList is a plain LIST of the widgets collection.
+func (r recorded) isList() bool {
+	return r.Method == http.MethodGet && !r.isWatch() && strings.HasSuffix(r.Path, "/"+apiserver.Plural)
+}
+
+func newRecorder() *recorder { return &recorder{bodies: map[*watchBody]struct{}{}} }
+
+// wrap is the rest.Config.WrapTransport function.
+func (rec *recorder) wrap(rt http.RoundTripper) http.RoundTripper {
+	rec.next = rt
+	return rec
+}
+
+func (rec *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := recorded{Method: req.Method, Path: req.URL.Path, Query: req.URL.Query()}
+	if r.isWatch() {
+		rec.mu.Lock()
+		held := rec.held
+		rec.mu.Unlock()
+		if held != nil {
+			select {
+			case <-held:
+			case <-req.Context().Done():
+				return nil, req.Context().Err()
+			case <-time.After(2 * time.Minute): // bounded, even if a test forgets
+			}
+		}
+	}
+	resp, err := rec.next.RoundTrip(req)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if err == nil && r.isWatch() {
+		wb := &watchBody{ReadCloser: resp.Body, rec: rec}
+		resp.Body = wb
+		rec.bodies[wb] = struct{}{}
+		r.body = wb
+	}
+	rec.requests = append(rec.requests, r)
+	return resp, err
+}
+
+// log returns the requests so far, each watch with the start of its answer.
+func (rec *recorder) log() []recorded {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	out := slices.Clone(rec.requests)
+	for i := range out {
+		if out[i].body != nil {
+			out[i].Start = out[i].body.start()
+		}
+	}
+	return out
+}
+
+func (rec *recorder) count(pred func(recorded) bool) int {
+	n := 0
+	for _, r := range rec.log() {
+		if pred(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// hold makes new watches wait until the returned function is called.
+func (rec *recorder) hold() (release func()) {
+	ch := make(chan struct{})
+	rec.mu.Lock()
+	rec.held = ch
+	rec.mu.Unlock()
+	return func() {
+		rec.mu.Lock()
+		rec.held = nil
+		rec.mu.Unlock()
+		close(ch)
+	}
+}
+
+// openWatches is how many watch answers are still being read.
+func (rec *recorder) openWatches() int {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return len(rec.bodies)
+}
+
+// endWatches ends every open watch cleanly: its reader sees io.EOF, as
+// when a server ends a watch (client-go then watches again from its last
+// resourceVersion, without listing).
+func (rec *recorder) endWatches() {
+	rec.mu.Lock()
+	bodies := make([]*watchBody, 0, len(rec.bodies))
+	for b := range rec.bodies {
+		bodies = append(bodies, b)
+	}
+	rec.mu.Unlock()
+	for _, b := range bodies {
+		b.end()
+	}
+}
+
+type watchBody struct {
+	io.ReadCloser
+	rec *recorder
+
+	mu    sync.Mutex
+	ended bool
+	head  []byte
+}
+
+func (b *watchBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ended {
+		return 0, io.EOF
+	}
+	if room := 4096 - len(b.head); room > 0 {
+		b.head = append(b.head, p[:min(n, room)]...)
+	}
+	return n, err
+}
+
+func (b *watchBody) end() {
+	b.mu.Lock()
+	b.ended = true
+	b.mu.Unlock()
+	_ = b.ReadCloser.Close() // wakes a blocked Read, which then reports EOF
+}
+
+func (b *watchBody) start() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.head)
+}
+
+func (b *watchBody) Close() error {
+	b.rec.mu.Lock()
+	delete(b.rec.bodies, b)
+	b.rec.mu.Unlock()
+	return b.ReadCloser.Close()
+}

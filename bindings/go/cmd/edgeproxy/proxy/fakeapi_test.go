@@ -209,7 +209,7 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(p, "/api/v1/watch/"):
 		f.serveLegacyWatch(w, r)
 		return
-	case strings.Contains(p, "/configmaps/") || strings.Contains(p, "/namespaces/ns1/pods"):
+	case strings.Contains(p, "/configmaps/") || strings.Contains(p, "/secrets/") || strings.Contains(p, "/namespaces/ns1/pods"):
 		f.serveOther(w, r)
 		return
 	}

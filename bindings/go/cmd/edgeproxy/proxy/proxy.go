@@ -52,6 +52,7 @@ type Proxy struct {
 	cols           []*collection
 	metrics        *metrics
 	group          *edgecache.Group // nil when TTL is 0
+	writes         writeGens        // per resource type; part of every TTL key
 	streams        *streamKeys
 	pass           *httputil.ReverseProxy
 	metricsHandler http.Handler
@@ -207,6 +208,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Header.Del("Authorization") // the upstream sees the proxy's identity
 	if r.Method != http.MethodGet || isUpgrade(r) {
+		if isWrite(r) {
+			typ := resourceType(r.URL.Path)
+			p.writes.bump(typ)
+			defer p.writes.bump(typ)
+		}
 		p.passthrough(w, r)
 		return
 	}
@@ -232,6 +238,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.serveTTL(w, r)
+}
+
+// isWrite: a request that changes state (not a HEAD, OPTIONS or upgrade).
+func isWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return !isUpgrade(r)
+	}
+	return false
 }
 
 // withTimeout is ctx bounded by d (no bound for d <= 0).

@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -178,5 +179,58 @@ func TestWatchSendInitialEventsFalseStartsNow(t *testing.T) {
 	}
 	if !seen["a"] || !seen["b"] {
 		t.Fatalf("legacy watch state: %v", seen)
+	}
+}
+
+// A write passed through makes the TTL cache's answers about its resource
+// type unreachable: the writer reads its write back at once, not after the
+// TTL (it read the old object for up to a TTL before). Other types keep
+// theirs.
+func TestWriteThroughTheProxyInvalidatesItsTypeInTheTTLCache(t *testing.T) {
+	f := newFakeAPI(t)
+	_, srv := testProxy(t, f, func(c *Config) { podsOnly(c); c.TTL = time.Minute })
+	const cm, secret = "/api/v1/namespaces/ns1/configmaps/x", "/api/v1/namespaces/ns1/secrets/s"
+	for i := 0; i < 2; i++ {
+		get(t, srv, cm)
+		get(t, srv, secret)
+	}
+	if f.count("get "+cm) != 1 || f.count("get "+secret) != 1 {
+		t.Fatalf("before the write: %d and %d upstream GETs, want 1 each", f.count("get "+cm), f.count("get "+secret))
+	}
+	req, _ := http.NewRequest(http.MethodPatch, srv.URL+"/api/v1/namespaces/ns2/configmaps/y", strings.NewReader(`{}`))
+	req.Header.Set("Content-Type", "application/merge-patch+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	get(t, srv, cm)
+	get(t, srv, secret)
+	if n := f.count("get " + cm); n != 2 {
+		t.Errorf("config map GETs upstream after a config map write: %d, want 2", n)
+	}
+	if n := f.count("get " + secret); n != 1 {
+		t.Errorf("secret GETs upstream after a config map write: %d, want 1", n)
+	}
+}
+
+func TestResourceType(t *testing.T) {
+	for path, want := range map[string]string{
+		"/api/v1/namespaces/ns/configmaps/x":        "v1/configmaps",
+		"/api/v1/configmaps":                        "v1/configmaps",
+		"/api/v1/namespaces/ns/pods/p/log":          "v1/pods",
+		"/api/v1/namespaces/ns":                     "v1/namespaces",
+		"/api/v1/namespaces":                        "v1/namespaces",
+		"/api/v1/nodes/n1/status":                   "v1/nodes",
+		"/apis/apps/v1/namespaces/ns/deployments/d": "apps/v1/deployments",
+		"/apis/edge.example.com/v1/widgets":         "edge.example.com/v1/widgets",
+		"/apis/apps/v1":                             "/apis/apps",
+		"/api/v1":                                   "/api/v1",
+		"/version":                                  "/version",
+		"/openapi/v3/apis/apps/v1":                  "/openapi/v3",
+	} {
+		if got := resourceType(path); got != want {
+			t.Errorf("resourceType(%q) = %q, want %q", path, got, want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,8 +30,10 @@ import (
 // answers reach every waiter of the load but are not kept.
 
 // ttlKey is everything that changes the answer: path, query (sorted),
-// Accept, and the impersonation headers.
-func ttlKey(r *http.Request) string {
+// Accept, the impersonation headers, and the write generation of the
+// path's resource type (writes.gen), so that a write passed through makes
+// every cached answer about that type unreachable.
+func (p *Proxy) ttlKey(r *http.Request) string {
 	var b strings.Builder
 	b.WriteString(r.URL.Path)
 	if q := r.URL.Query().Encode(); q != "" {
@@ -50,12 +53,66 @@ func ttlKey(r *http.Request) string {
 	}
 	sort.Strings(imp)
 	b.WriteString(strings.Join(imp, "\x01"))
+	b.WriteByte(0)
+	b.WriteString(strconv.FormatUint(p.writes.gen(resourceType(r.URL.Path)), 10))
 	return b.String()
+}
+
+// writeGens counts the writes passed through per resource type. A write
+// moves its type's generation before it is sent and again once it is
+// answered: an answer cached before the write, or loaded while it ran,
+// carries an older generation in its key and is never served again. So a
+// client that writes through the proxy reads its write back, as from the
+// apiserver; writes that bypass the proxy are seen once the TTL ends.
+type writeGens struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+func (g *writeGens) gen(typ string) uint64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.m[typ]
+}
+
+func (g *writeGens) bump(typ string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.m == nil {
+		g.m = map[string]uint64{}
+	}
+	g.m[typ]++
+}
+
+// resourceType is the group/version/resource a request path is about:
+// "v1/configmaps" for /api/v1/namespaces/ns/configmaps/x,
+// "apps/v1/deployments" for /apis/apps/v1/deployments, "v1/namespaces" for
+// /api/v1/namespaces/ns. Any other path is its own type (discovery,
+// /version, /openapi/...): its first two segments.
+func resourceType(path string) string {
+	seg := strings.Split(strings.Trim(path, "/"), "/")
+	var gv string
+	switch {
+	case len(seg) >= 3 && seg[0] == "api":
+		gv, seg = seg[1], seg[2:]
+	case len(seg) >= 4 && seg[0] == "apis":
+		gv, seg = seg[1]+"/"+seg[2], seg[3:]
+	default:
+		if len(seg) > 2 {
+			seg = seg[:2]
+		}
+		return "/" + strings.Join(seg, "/")
+	}
+	// namespaces/NS/RES/...: RES; namespaces or namespaces/NS alone: namespaces.
+	if seg[0] == "namespaces" && len(seg) >= 3 {
+		return gv + "/" + seg[2]
+	}
+	return gv + "/" + seg[0]
 }
 
 // fromKey rebuilds the upstream request of a key.
 func (p *Proxy) requestFromKey(ctx context.Context, key string) (*http.Request, error) {
-	parts := strings.SplitN(key, "\x00", 3)
+	parts := strings.SplitN(key, "\x00", 4) // path?query, Accept, impersonation, generation
 	path, rawQuery, _ := strings.Cut(parts[0], "?")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.up.urlFor(path, rawQuery), nil)
 	if err != nil {
@@ -181,7 +238,7 @@ func (p *Proxy) streamToLeader(ld *leader, resp *http.Response, buf *bytes.Buffe
 }
 
 func (p *Proxy) serveTTL(w http.ResponseWriter, r *http.Request) {
-	key := ttlKey(r)
+	key := p.ttlKey(r)
 	if p.streams.has(key) {
 		p.passthrough(w, r)
 		return

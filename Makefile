@@ -10,13 +10,13 @@ PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 .PHONY: help demo demo-rust test build lib lint fmt fmt-check clippy test-rust test-c test-install test-python test-go test-edgeproxy \
-	test-e2e e2e-up e2e-down loom sanitize bench bench-c bench-python bench-go doc header header-check install clean
+	test-e2e e2e-up e2e-down loom sanitize bench bench-c bench-python bench-go bench-proxy doc header header-check install clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-demo: lib ## Build everything, then the edge-proxy demo: fake apiserver + proxy on loopback, 1,000 LISTs, watch resume, 410
-	bash bindings/go/run.sh --demo
+demo: lib ## Build everything, then the edge-proxy demo: edgeproxy in front of a real apiserver; informer, 1,000 LISTs, resume, 410, offline
+	bash tests/e2e/run-cmd.sh demo
 
 demo-rust: ## The Rust stampede example (1,000 threads, one load)
 	$(CARGO) run --release -p edgecache --example stampede
@@ -98,6 +98,9 @@ bench-python: ## The Python module next to functools.lru_cache, cachetools and c
 
 bench-go: lib ## The Go binding next to groupcache and golang-lru, and the GC cost of a 1 GiB cache
 	bash bindings/go/bench.sh
+
+bench-proxy: lib ## edgeproxy next to the real apiserver it fronts: LIST throughput and p99, fan-out to 1,000 watchers
+	bash tests/e2e/run-cmd.sh bench-proxy
 
 install: lib ## Install the library, header and edgecache.pc under PREFIX (default /usr/local)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include

@@ -3,8 +3,7 @@
 # gofmt, go vet, go test -race, and the edgecache_gccheck build that runs a
 # garbage collection inside every library call (a missing runtime.KeepAlive
 # then frees a handle in use), then the consistent-hash cross-check.
-# `run.sh --ensure-go` only installs Go; `run.sh --demo` runs the edge-proxy
-# demo (`make demo`).
+# `run.sh --ensure-go` only installs Go.
 #
 # Needs target/release/libedgecache.a (`make lib`). Installs Debian's Go
 # (1.19) when `go` is missing and we are root, as on CI.
@@ -46,9 +45,6 @@ ensure_go
 CGO_CPPFLAGS="-DEDGECACHE_LIB_HASH=$(sha1sum ../../target/release/libedgecache.a | cut -c1-16)"
 export CGO_CPPFLAGS
 
-if [ "${1:-}" = --demo ]; then
-	exec go run ./examples/edgeproxy/cmd/demo
-fi
 go version
 
 unformatted=$(gofmt -l .)

@@ -8,19 +8,14 @@
 package throughproxy
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/edgecache/edgecache/tests/e2e/apiserver"
+	"github.com/edgecache/edgecache/tests/e2e/proxyproc"
 )
 
 var upstream *apiserver.Server
@@ -62,10 +58,7 @@ func TestMain(m *testing.M) {
 // proxyProc is one edgeproxy process serving the widgets collection (all
 // namespaces) from a watch cache.
 type proxyProc struct {
-	URL        string
-	Kubeconfig string // kubectl and the Python client: plain HTTP to the proxy
-	cmd        *exec.Cmd
-	log        string
+	*proxyproc.Proc
 }
 
 // startProxy runs edgeproxy against the shared apiserver with extra flags,
@@ -73,67 +66,19 @@ type proxyProc struct {
 // failed).
 func startProxy(t *testing.T, flags ...string) *proxyProc {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pp, err := proxyproc.Start(ctx, os.Getenv("EDGEPROXY_BIN"), t.TempDir(), upstream.KubeconfigPath, apiserver.ResourcePath(""), flags...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	dir := t.TempDir()
-	p := &proxyProc{URL: "http://" + addr, log: filepath.Join(dir, "proxy.log")}
-	args := append([]string{"--kubeconfig", upstream.KubeconfigPath, "--listen", addr,
-		"--resources", apiserver.ResourcePath("")}, flags...)
-	logf, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cmd = exec.Command(os.Getenv("EDGEPROXY_BIN"), args...)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start edgeproxy: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); logf.Close(); close(exited) }()
 	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-exited
-		}
+		pp.Stop()
 		if t.Failed() {
-			b, _ := os.ReadFile(p.log)
-			t.Logf("edgeproxy %s output:\n%s", strings.Join(args, " "), lastLines(string(b), 40))
+			t.Logf("edgeproxy %s output:\n%s", strings.Join(pp.Args, " "), pp.Tail(40))
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(p.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(p.log)
-			t.Fatalf("edgeproxy exited:\n%s", b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("edgeproxy not ready after 60 s: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	p.Kubeconfig = filepath.Join(dir, "proxy.kubeconfig")
-	kc := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: edgeproxy\n  cluster:\n    server: %s\n"+
-		"contexts:\n- name: edgeproxy\n  context:\n    cluster: edgeproxy\ncurrent-context: edgeproxy\n", p.URL)
-	if err := os.WriteFile(p.Kubeconfig, []byte(kc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return &proxyProc{pp}
 }
 
 // config is a client-go config for the proxy.
@@ -141,59 +86,25 @@ func (p *proxyProc) config() *rest.Config {
 	return &rest.Config{Host: p.URL, QPS: -1, UserAgent: "edgecache-e2e-through-proxy"}
 }
 
-var metricLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$`)
-
-// metric sums the samples of name whose labels contain every one of want
-// (`key="value"` strings) on the proxy's /metrics.
-func (p *proxyProc) metric(t *testing.T, name string, want ...string) float64 {
+// metric is Proc.Metric failing t on an error.
+func (p *proxyProc) metric(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
-	resp, err := http.Get(p.URL + "/metrics")
+	v, err := p.Metric(name, labels...)
 	if err != nil {
 		t.Fatalf("metrics: %v", err)
 	}
-	defer resp.Body.Close()
-	var sum float64
-	found := false
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		m := metricLine.FindStringSubmatch(sc.Text())
-		if m == nil || m[1] != name {
-			continue
-		}
-		ok := true
-		for _, w := range want {
-			ok = ok && strings.Contains(m[2], w)
-		}
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(m[3], 64)
-		if err != nil {
-			t.Fatalf("metric line %q: %v", sc.Text(), err)
-		}
-		sum += v
-		found = true
-	}
-	if !found {
-		return 0
-	}
-	return sum
+	return v
 }
 
 var widgetsLabel = `resource="` + apiserver.ResourcePath("") + `"`
 
-// counters is what the proxy told the upstream so far.
-type counters struct {
-	FullLists, Relists, UpstreamWatches, ListRequests float64
-}
-
-func (p *proxyProc) counters(t *testing.T) counters {
-	return counters{
-		FullLists:       p.metric(t, "edgeproxy_upstream_lists_total", widgetsLabel),
-		Relists:         p.metric(t, "edgeproxy_relists_total", widgetsLabel),
-		UpstreamWatches: p.metric(t, "edgeproxy_upstream_watches_total", widgetsLabel),
-		ListRequests:    p.metric(t, "edgeproxy_upstream_requests_total", `verb="list"`),
+func (p *proxyProc) counters(t *testing.T) proxyproc.Counters {
+	t.Helper()
+	c, err := p.Counters(apiserver.ResourcePath(""))
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
 	}
+	return c
 }
 
 // namespace creates nothing (the CRD is namespaced and the apiserver has
@@ -294,14 +205,6 @@ func eventually(d time.Duration, cond func() bool) bool {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // recorder is an http.RoundTripper wrapper that logs a client's requests

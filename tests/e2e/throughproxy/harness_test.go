@@ -22,7 +22,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
@@ -113,18 +112,7 @@ func namespace(t *testing.T) string {
 	return "ns-" + strings.ToLower(regexp.MustCompile(`[^a-zA-Z0-9]+`).ReplaceAllString(t.Name(), "-"))
 }
 
-func widget(ns, name string, labels map[string]string, size int) *unstructured.Unstructured {
-	l := map[string]any{}
-	for k, v := range labels {
-		l[k] = v
-	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": apiserver.Group + "/" + apiserver.Version,
-		"kind":       apiserver.Kind,
-		"metadata":   map[string]any{"namespace": ns, "name": name, "labels": l},
-		"spec":       map[string]any{"color": "red", "size": int64(size)},
-	}}
-}
+var widget = apiserver.NewWidget
 
 // direct is a dynamic client for the apiserver itself.
 func direct(t *testing.T) dynamic.NamespaceableResourceInterface {

@@ -2,12 +2,8 @@ package throughproxy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,37 +14,14 @@ import (
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/edgecache/edgecache/tests/e2e/apiserver"
+	"github.com/edgecache/edgecache/tests/e2e/loadgen"
 )
 
 func seed(t *testing.T, ctx context.Context, ns string, n int) {
 	t.Helper()
-	c := direct(t).Namespace(ns)
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < n; i += 8 {
-				if _, err := c.Create(ctx, widget(ns, fmt.Sprintf("w-%04d", i), nil, i), metav1.CreateOptions{}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := apiserver.CreateWidgets(ctx, direct(t), ns, n); err != nil {
 		t.Fatal(err)
 	}
-}
-
-type listBody struct {
-	Metadata struct {
-		ResourceVersion string `json:"resourceVersion"`
-	} `json:"metadata"`
-	Items []json.RawMessage `json:"items"`
 }
 
 // Scenario (d): 1,000 concurrent LISTs through the proxy. Consistent
@@ -67,42 +40,9 @@ func TestThousandConcurrentLists(t *testing.T) {
 
 	for _, q := range []struct{ name, query string }{{"consistent", ""}, {"resourceVersion=0", "?resourceVersion=0"}} {
 		before := p.counters(t)
-		url := p.URL + apiserver.ResourcePath(ns) + q.query
 		const n = 1000
-		lat := make([]time.Duration, n)
-		errs := make(chan error, n)
-		var wg sync.WaitGroup
-		gate := make(chan struct{})
-		for i := 0; i < n; i++ {
-			wg.Add(1)
-			go func(i int) {
-				defer wg.Done()
-				<-gate
-				start := time.Now()
-				resp, err := client.Get(url)
-				if err != nil {
-					errs <- err
-					return
-				}
-				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				lat[i] = time.Since(start)
-				if err != nil || resp.StatusCode != http.StatusOK {
-					errs <- fmt.Errorf("%d %v %.200s", resp.StatusCode, err, body)
-					return
-				}
-				var l listBody
-				if err := json.Unmarshal(body, &l); err != nil || len(l.Items) != len(want) {
-					errs <- fmt.Errorf("%d items (%v), want %d", len(l.Items), err, len(want))
-				}
-			}(i)
-		}
-		start := time.Now()
-		close(gate)
-		wg.Wait()
-		wall := time.Since(start)
-		close(errs)
-		for err := range errs {
+		res, err := loadgen.Lists(client, p.URL+apiserver.ResourcePath(ns)+q.query, n, 1, len(want))
+		if err != nil {
 			t.Fatalf("%s LIST: %v", q.name, err)
 		}
 		after := p.counters(t)
@@ -121,10 +61,9 @@ func TestThousandConcurrentLists(t *testing.T) {
 		if probes > maxProbes {
 			t.Errorf("%s: %v upstream list requests for %d LISTs, want at most %v", q.name, probes, n, maxProbes)
 		}
-		slices.Sort(lat)
 		t.Logf("%d concurrent %s LISTs of %d widgets: p50 %v, p99 %v, max %v, %v in all; upstream list requests %v",
-			n, q.name, len(want), lat[n/2].Round(time.Microsecond), lat[n*99/100].Round(time.Microsecond),
-			lat[n-1].Round(time.Microsecond), wall.Round(time.Millisecond), probes)
+			n, q.name, len(want), res.Percentile(50).Round(time.Microsecond), res.Percentile(99).Round(time.Microsecond),
+			res.Percentile(100).Round(time.Microsecond), res.Wall.Round(time.Millisecond), probes)
 	}
 }
 

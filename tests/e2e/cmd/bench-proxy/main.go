@@ -28,7 +28,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
@@ -83,15 +82,8 @@ func run() error {
 		return err
 	}
 	up := dyn.Resource(apiserver.WidgetGVR).Namespace(ns)
-	for i := 0; i < *widgets; i++ {
-		w := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": apiserver.Group + "/" + apiserver.Version, "kind": apiserver.Kind,
-			"metadata": map[string]any{"namespace": ns, "name": fmt.Sprintf("w-%04d", i), "labels": map[string]any{"app": "bench"}},
-			"spec":     map[string]any{"color": "red", "size": int64(i)},
-		}}
-		if _, err := up.Create(ctx, w, metav1.CreateOptions{}); err != nil {
-			return err
-		}
+	if err := apiserver.CreateWidgets(ctx, dyn.Resource(apiserver.WidgetGVR), ns, *widgets); err != nil {
+		return err
 	}
 	// HTTP/1.1, a connection per client as separate agents have: over
 	// HTTP/2 the apiserver would cap one connection's concurrent streams

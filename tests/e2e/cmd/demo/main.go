@@ -35,7 +35,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/rest"
@@ -56,11 +55,12 @@ var (
 const ns = "demo"
 
 type demo struct {
-	ctx    context.Context
-	s      *apiserver.Server
-	p      *proxyproc.Proc
-	up     dynamic.ResourceInterface // the apiserver, namespace demo
-	failed []string
+	ctx     context.Context
+	s       *apiserver.Server
+	p       *proxyproc.Proc
+	up      dynamic.ResourceInterface              // the apiserver, namespace demo
+	widgets dynamic.NamespaceableResourceInterface // the apiserver, all namespaces
+	failed  []string
 }
 
 func main() {
@@ -116,7 +116,7 @@ func setUp() (*demo, func(), error) {
 		cancel()
 		return nil, nil, err
 	}
-	d := &demo{ctx: ctx, s: s, p: p, up: dyn.Resource(apiserver.WidgetGVR).Namespace(ns)}
+	d := &demo{ctx: ctx, s: s, p: p, up: dyn.Resource(apiserver.WidgetGVR).Namespace(ns), widgets: dyn.Resource(apiserver.WidgetGVR)}
 	return d, func() {
 		p.Stop()
 		if len(d.failed) > 0 {
@@ -162,34 +162,10 @@ func (d *demo) run() error {
 	return nil
 }
 
-func widget(name string, size int) *unstructured.Unstructured {
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": apiserver.Group + "/" + apiserver.Version, "kind": apiserver.Kind,
-		"metadata": map[string]any{"namespace": ns, "name": name, "labels": map[string]any{"app": "demo"}},
-		"spec":     map[string]any{"color": "red", "size": int64(size)},
-	}}
-}
-
 func (d *demo) seed() error {
 	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < *widgets; i += 8 {
-				if _, err := d.up.Create(d.ctx, widget(fmt.Sprintf("w-%04d", i), i), metav1.CreateOptions{}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return fmt.Errorf("create widgets: %w", err)
+	if err := apiserver.CreateWidgets(d.ctx, d.widgets, ns, *widgets); err != nil {
+		return err
 	}
 	fmt.Printf("== %d widgets created in namespace %s in %v\n", *widgets, ns, time.Since(start).Round(time.Millisecond))
 	return nil

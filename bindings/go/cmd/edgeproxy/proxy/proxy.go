@@ -29,7 +29,10 @@
 // Like kubectl proxy, the proxy talks to the upstream with its own
 // credentials (the kubeconfig's); a client's Authorization header is
 // dropped, impersonation headers are passed on (and key the TTL cache).
-// Every client of one proxy may read what its kubeconfig may read.
+// Every client of one proxy may read what its kubeconfig may read. A
+// request that impersonates never reads a watch cache, which holds what
+// the proxy's own identity may see: it goes to the upstream, which decides
+// what the impersonated user may read.
 package proxy
 
 import (
@@ -37,6 +40,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -218,7 +222,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	if rt := matchRoute(p.cols, r.URL.Path); rt != nil {
-		if !acceptsJSON(r.Header) || !rt.c.refl.Synced() {
+		if !acceptsJSON(r.Header) || !rt.c.refl.Synced() || impersonates(r.Header) {
 			p.passthrough(w, r)
 			return
 		}
@@ -238,6 +242,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.serveTTL(w, r)
+}
+
+// impersonates: the request carries Impersonate-* headers (the server
+// canonicalizes header names, so the prefix is exact).
+func impersonates(h http.Header) bool {
+	for name := range h {
+		if strings.HasPrefix(name, "Impersonate-") {
+			return true
+		}
+	}
+	return false
 }
 
 // isWrite: a request that changes state (not a HEAD, OPTIONS or upgrade).

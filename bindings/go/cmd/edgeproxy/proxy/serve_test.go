@@ -234,3 +234,22 @@ func TestResourceType(t *testing.T) {
 		}
 	}
 }
+
+// A request that impersonates is not served from a watch cache, which holds
+// what the proxy's identity may read: the upstream decides for the
+// impersonated user.
+func TestImpersonatingReadsGoUpstream(t *testing.T) {
+	f := newFakeAPI(t)
+	f.put("/api/v1/pods", "ns1", "a", nil, "")
+	_, srv := testProxy(t, f, podsOnly)
+	lists := f.count("list /api/v1/pods")
+	if code, _, _ := get(t, srv, "/api/v1/pods?resourceVersion=0"); code != 200 || f.count("list /api/v1/pods") != lists {
+		t.Fatalf("a plain RV=0 LIST: %d, upstream lists %d -> %d", code, lists, f.count("list /api/v1/pods"))
+	}
+	if code, _, _ := get(t, srv, "/api/v1/pods?resourceVersion=0", "Impersonate-User", "alice"); code != 200 {
+		t.Fatalf("impersonating LIST: %d", code)
+	}
+	if n := f.count("list /api/v1/pods"); n != lists+1 {
+		t.Errorf("an impersonating LIST was served from the cache: upstream lists %d -> %d", lists, n)
+	}
+}

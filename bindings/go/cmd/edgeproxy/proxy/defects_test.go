@@ -300,17 +300,26 @@ func TestDefect11_SetBasedAndExistenceLabelSelectors(t *testing.T) {
 	}
 }
 
-// 12. timeoutSeconds=0 is no timeout; a namespaced path ANDs with a
-// contradictory namespace field selector; a repeated label key keeps
-// every term.
+// 12. timeoutSeconds=0 is accepted and means what the apiserver makes of
+// it, the default timeout (30-60 minutes; here shortened), not 400 and not
+// forever; a namespaced path ANDs with a contradictory namespace field
+// selector; a repeated label key keeps every term.
 func TestDefect12_TimeoutZeroNamespaceAndRepeatedKeys(t *testing.T) {
 	f := newFakeAPI(t)
 	f.put("/api/v1/pods", "ns1", "a", map[string]string{"app": "x"}, "")
 	f.put("/api/v1/pods", "ns2", "b", map[string]string{"app": "y"}, "")
 	_, srv := testProxy(t, f, nil)
+	saved := defaultWatchTimeout
+	defaultWatchTimeout = func() time.Duration { return 300 * time.Millisecond }
+	t.Cleanup(func() { defaultWatchTimeout = saved })
 	cw := openWatch(t, srv, "/api/v1/namespaces/ns1/pods?watch=1&timeoutSeconds=0")
 	if ev := cw.next(5 * time.Second); ev.Type != "ADDED" || ev.meta().Metadata.Name != "a" {
 		t.Fatalf("timeoutSeconds=0: %s %s", ev.Type, ev.Object)
+	}
+	select {
+	case <-cw.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("timeoutSeconds=0: the watch did not end at the default timeout")
 	}
 	l := list(t, srv, "/api/v1/namespaces/ns1/pods?fieldSelector=metadata.namespace%3Dns2")
 	if len(l.Items) != 0 {

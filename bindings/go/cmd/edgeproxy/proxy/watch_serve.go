@@ -25,8 +25,9 @@ import (
 //     BOOKMARK annotated "k8s.io/initial-events-end": "true", then changes.
 //   - allowWatchBookmarks: BOOKMARK events at the cache's resourceVersion,
 //     every bookmark interval and after each upstream bookmark.
-//   - timeoutSeconds: the stream ends cleanly after it; 0 means no timeout;
-//     unset is 30-60 minutes, as the apiserver's default.
+//   - timeoutSeconds: the stream ends cleanly after it; unset or 0 is
+//     30-60 minutes at random, as the apiserver's --min-request-timeout
+//     default makes it (a watch never runs forever).
 //   - Once the request has parsed, failures are in-stream: HTTP 200 and an
 //     ERROR event holding the Status: 410 Expired for a resourceVersion
 //     older than the window, 504 with the ResourceVersionTooLarge cause for
@@ -40,10 +41,9 @@ func (p *Proxy) serveWatch(w http.ResponseWriter, r *http.Request, rt *route, q 
 	}
 	ctx := r.Context()
 	switch v := q.Get("timeoutSeconds"); v {
-	case "":
-		d := 30*time.Minute + time.Duration(rand.Float64()*float64(30*time.Minute))
+	case "", "0":
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
+		ctx, cancel = context.WithTimeout(ctx, defaultWatchTimeout())
 		defer cancel()
 	default:
 		secs, err := strconv.ParseInt(v, 10, 64)
@@ -175,6 +175,13 @@ func (p *Proxy) serveWatch(w http.ResponseWriter, r *http.Request, rt *route, q 
 			}
 		}
 	}
+}
+
+// defaultWatchTimeout is how long a watch without timeoutSeconds (or with
+// 0) runs: 30-60 minutes, spread so that clients started together do not
+// all come back together. A variable for the tests.
+var defaultWatchTimeout = func() time.Duration {
+	return 30*time.Minute + time.Duration(rand.Float64()*float64(30*time.Minute))
 }
 
 // isInStream: the errors the apiserver reports as an ERROR event of an

@@ -186,3 +186,60 @@ func TestPaginatedListIsOneSnapshot(t *testing.T) {
 		t.Errorf("%v LIST pages served from the watch cache, want at least 10", hits)
 	}
 }
+
+// Field and label selectors through the proxy answer what the apiserver
+// answers, including the Widget CRD's selectable field spec.color (read
+// from its definition) and set-based label selectors.
+func TestSelectorsMatchTheApiserver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns := namespace(t)
+	seed(t, ctx, ns, 12)
+	up := direct(t).Namespace(ns)
+	for i := 0; i < 12; i += 3 {
+		patch := `{"spec":{"color":"blue"},"metadata":{"labels":{"tier":"front"}}}`
+		if _, err := up.Patch(ctx, fmt.Sprintf("w-%04d", i), "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := startProxy(t)
+	c := through(t, p.config()).Namespace(ns)
+	for _, o := range []metav1.ListOptions{
+		{FieldSelector: "spec.color=blue"},
+		{FieldSelector: "spec.color!=blue,metadata.name!=w-0001"},
+		{LabelSelector: "tier in (front,back)"},
+		{LabelSelector: "!tier", FieldSelector: "spec.color=red"},
+		{LabelSelector: "app=edge,tier notin (front)"},
+	} {
+		want, _ := state(t, ctx, ns, o)
+		o.ResourceVersion = "0"
+		l, err := c.List(ctx, o)
+		if err != nil {
+			t.Fatalf("through the proxy, %+v: %v", o, err)
+		}
+		got := map[string]string{}
+		for _, it := range l.Items {
+			got[it.GetName()] = it.GetResourceVersion()
+		}
+		// The cache may be behind by the last patches for a moment.
+		if d := diff(got, want); d != "" && !eventually(10*time.Second, func() bool {
+			l, err := c.List(ctx, o)
+			if err != nil {
+				return false
+			}
+			got = map[string]string{}
+			for _, it := range l.Items {
+				got[it.GetName()] = it.GetResourceVersion()
+			}
+			return diff(got, want) == ""
+		}) {
+			t.Errorf("labels %q fields %q: %s", o.LabelSelector, o.FieldSelector, diff(got, want))
+		}
+		if len(want) == 0 {
+			t.Errorf("labels %q fields %q match nothing on the apiserver: the check proves little", o.LabelSelector, o.FieldSelector)
+		}
+	}
+	if hits := p.metric(t, "edgeproxy_watch_cache_hits_total", widgetsLabel, `verb="list"`); hits < 5 {
+		t.Errorf("%v lists served from the watch cache, want 5", hits)
+	}
+}

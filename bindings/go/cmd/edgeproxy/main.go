@@ -28,19 +28,24 @@ Usage: edgeproxy --kubeconfig FILE --resources LIST [flags]
 Clients (kubectl, client-go, the Python client) point at --listen as at an
 apiserver (plain HTTP, like kubectl proxy). The proxy talks to the upstream
 with the kubeconfig's credentials; clients' Authorization headers are
-dropped, impersonation headers are passed on.
+dropped, impersonation headers are passed on (a request that impersonates
+is always answered by the upstream).
 
 Served from a watch cache per --resources collection (one upstream LIST and
 WATCH each, resumed from the last resourceVersion when the link breaks):
   LIST  limit/continue (one snapshot), resourceVersion ("" consistent, "0"
         any, N not older than N), resourceVersionMatch, labelSelector and
-        fieldSelector in full Kubernetes syntax
+        fieldSelector in full Kubernetes syntax (fields: metadata.name,
+        metadata.namespace, the core resources' own, a custom resource's
+        selectableFields read from its definition)
   GET   one object, same resourceVersion rules
   WATCH ?watch=1 or /watch/ paths: sendInitialEvents, allowWatchBookmarks,
-        timeoutSeconds (0 = none), 410 and 504 as in-stream ERROR Status
+        timeoutSeconds (unset or 0: 30-60 minutes), 410 and 504 as in-stream
+        ERROR Status
   Requests asking for Table (Accept "as=Table"), other transformations or
   protobuf are passed to the upstream: the cache serves JSON only.
-Other GETs: cached for --ttl (200s only; Content-Type and headers kept).
+Other GETs: cached for --ttl (200s only; Content-Type and headers kept; a
+write through the proxy drops what is cached of its resource type).
 Streams (watch, logs -f, exec/attach/port-forward upgrades) and writes:
 passed through as streams.
 

@@ -197,6 +197,15 @@ func (f *fakeAPI) serve(w http.ResponseWriter, r *http.Request) {
 			`{"name":"pods","namespaced":true,"kind":"Pod"},{"name":"nodes","namespaced":false,"kind":"Node"},`+
 			`{"name":"configmaps","namespaced":true,"kind":"ConfigMap"}]}`)
 		return
+	case p == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.edge.example.com":
+		f.mu.Lock()
+		f.counts["get "+p]++
+		f.mu.Unlock()
+		writeJSON(w, 200, `{"kind":"CustomResourceDefinition","apiVersion":"apiextensions.k8s.io/v1",`+
+			`"metadata":{"name":"widgets.edge.example.com"},"spec":{"group":"edge.example.com","versions":[`+
+			`{"name":"v1beta1","selectableFields":[{"jsonPath":".spec.old"}]},`+
+			`{"name":"v1","selectableFields":[{"jsonPath":".spec.color"},{"jsonPath":".spec.size"}]}]}}`)
+		return
 	case p == "/apis/edge.example.com/v1":
 		writeJSON(w, 200, `{"kind":"APIResourceList","groupVersion":"edge.example.com/v1","resources":[{"name":"widgets","namespaced":true,"kind":"Widget"}]}`)
 		return

@@ -126,9 +126,31 @@ func New(cfg Config) (*Proxy, error) {
 	return p, nil
 }
 
+// addCollection registers c; its reflector builds c's watch cache once
+// discovery has told what to extract (buildCache).
 func (p *Proxy) addCollection(c *collection) error {
 	cfg := &p.cfg
-	c.fields = fieldsFor(c)
+	c.window = newWindowEstimate(cfg.Window, cfg.MaxWindowBytes)
+	path := c.Path()
+	c.probe = &rvProbe{timeout: cfg.ProbeTimeout, fetch: func(ctx context.Context) (uint64, error) {
+		return p.up.currentRV(ctx, path)
+	}}
+	c.refl = &reflector{c: c, up: p.up, cfg: cfg, metrics: p.metrics, logf: cfg.Logf, synced: make(chan struct{}),
+		build: func(extra []fieldSpec) error { return p.buildCache(c, extra) }}
+	p.metrics.addWindow(c)
+	p.metrics.initCollection(path)
+	p.cols = append(p.cols, c)
+	return nil
+}
+
+// buildCache makes c's watch cache, declaring the fields it extracts: the
+// built-in ones (fieldsFor) and extra, a custom resource's selectable
+// fields. Called once, by c's reflector, before its first list: requests
+// reach the cache only after that list (Synced), so they see c.cache and
+// c.fields set.
+func (p *Proxy) buildCache(c *collection, extra []fieldSpec) error {
+	cfg := &p.cfg
+	c.fields = append(fieldsFor(c), extra...)
 	indexes := []string{"field:metadata.namespace"}
 	if c.Group == "" && c.Resource == "pods" {
 		indexes = append(indexes, "field:spec.nodeName")
@@ -150,15 +172,6 @@ func (p *Proxy) addCollection(c *collection) error {
 		return fmt.Errorf("edgeproxy: watch cache for %s: %w", c.Path(), err)
 	}
 	c.cache = wc
-	c.window = newWindowEstimate(cfg.Window, cfg.MaxWindowBytes)
-	path := c.Path()
-	c.probe = &rvProbe{timeout: cfg.ProbeTimeout, fetch: func(ctx context.Context) (uint64, error) {
-		return p.up.currentRV(ctx, path)
-	}}
-	c.refl = &reflector{c: c, up: p.up, cfg: cfg, metrics: p.metrics, logf: cfg.Logf, synced: make(chan struct{})}
-	p.metrics.addWindow(c)
-	p.metrics.initCollection(path)
-	p.cols = append(p.cols, c)
 	return nil
 }
 
@@ -167,7 +180,9 @@ func (p *Proxy) Close() {
 	p.cancel()
 	p.wg.Wait()
 	for _, c := range p.cols {
-		c.cache.Close()
+		if c.cache != nil { // nil: its reflector never got past discovery
+			c.cache.Close()
+		}
 	}
 	if p.group != nil {
 		p.group.Close()

@@ -39,6 +39,9 @@ type reflector struct {
 
 	synced   chan struct{} // closed after the first list
 	syncOnce sync.Once
+	// build makes the collection's watch cache with the extra fields
+	// discovery found; run calls it once, before the first list.
+	build func(extra []fieldSpec) error
 
 	mu      sync.Mutex
 	lastErr error
@@ -49,11 +52,20 @@ var errExpired = errors.New("the upstream expired the resourceVersion (410)")
 func (r *reflector) run(ctx context.Context) {
 	bo := newBackoff(r.cfg.BackoffInitial, r.cfg.BackoffMax, r.cfg.BackoffReset)
 	for ctx.Err() == nil {
-		err := r.discover(ctx)
+		extra, err := r.discover(ctx)
 		if err == nil {
+			err = r.build(extra)
+			if err != nil { // a bad configuration: retrying cannot mend it
+				r.setErr(err)
+				r.logf("edgeproxy: %s: %v", r.c.Path(), err)
+				return
+			}
 			break
 		}
 		r.fail(ctx, bo, "discovery", err)
+	}
+	if ctx.Err() != nil {
+		return
 	}
 	var rv uint64
 	listed := false

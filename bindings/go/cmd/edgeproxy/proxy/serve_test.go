@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -251,5 +252,37 @@ func TestImpersonatingReadsGoUpstream(t *testing.T) {
 	}
 	if n := f.count("list /api/v1/pods"); n != lists+1 {
 		t.Errorf("an impersonating LIST was served from the cache: upstream lists %d -> %d", lists, n)
+	}
+}
+
+// A custom resource's selectable fields (its definition's
+// selectableFields for the served version) work in field selectors, as on
+// the apiserver; another version's do not, and other fields still get 400.
+func TestCustomResourceSelectableFields(t *testing.T) {
+	f := newFakeAPI(t)
+	const col = "/apis/edge.example.com/v1/widgets"
+	f.put(col, "ns1", "r", nil, `,"spec":{"color":"red","size":1}`)
+	f.put(col, "ns1", "b", nil, `,"spec":{"color":"blue","size":2}`)
+	f.put(col, "ns2", "n", nil, `,"spec":{}`)
+	_, srv := testProxy(t, f, nil)
+	for sel, want := range map[string][]string{
+		"spec.color=red": {"r"}, "spec.color!=red": {"b", "n"}, "spec.size=2": {"b"}, "spec.color=": {"n"},
+	} {
+		l := list(t, srv, col+"?fieldSelector="+url.QueryEscape(sel))
+		if got := names(t, l.Items); !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", sel, got, want)
+		}
+	}
+	cw := openWatch(t, srv, col+"?watch=1&resourceVersion=0&fieldSelector="+url.QueryEscape("spec.color=blue"))
+	if ev := cw.next(5 * time.Second); ev.Type != "ADDED" || ev.meta().Metadata.Name != "b" {
+		t.Errorf("watch spec.color=blue: %s %s", ev.Type, ev.Object)
+	}
+	for _, sel := range []string{"spec.old=x", "spec.shape=round"} {
+		if code, _, body := get(t, srv, col+"?fieldSelector="+url.QueryEscape(sel)); code != 400 {
+			t.Errorf("%s: %d %s, want 400", sel, code, body)
+		}
+	}
+	if n := f.count("get /apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.edge.example.com"); n != 1 {
+		t.Errorf("definition read %d times, want once", n)
 	}
 }

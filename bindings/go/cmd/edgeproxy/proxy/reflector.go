@@ -87,9 +87,15 @@ func (r *reflector) run(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case errors.Is(err, errExpired):
-			r.logf("edgeproxy: %s: watch from %d expired upstream; listing again", r.c.Path(), rv)
+			// Relists back off like failures (as client-go's reflector
+			// waits between ListAndWatch rounds): an upstream that
+			// expires every watch at once gets a full LIST at a growing
+			// interval, not in a loop.
+			d := bo.Failure()
+			r.logf("edgeproxy: %s: watch from %d expired upstream; listing again in %v", r.c.Path(), rv, d.Round(time.Millisecond))
 			r.metrics.relists.WithLabelValues(r.c.Path()).Inc()
 			listed = false
+			sleepCtx(ctx, d)
 		case err != nil:
 			r.fail(ctx, bo, "watch", err)
 		case events == 0 && time.Since(start) < time.Second:
@@ -111,6 +117,11 @@ func (r *reflector) fail(ctx context.Context, bo *backoff, what string, err erro
 	d := bo.Failure()
 	r.metrics.upstreamFailures.WithLabelValues(r.c.Path(), what).Inc()
 	r.logf("edgeproxy: %s: %s: %v; retrying in %v", r.c.Path(), what, err, d.Round(time.Millisecond))
+	sleepCtx(ctx, d)
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

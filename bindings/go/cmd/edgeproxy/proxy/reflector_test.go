@@ -322,3 +322,23 @@ func TestPagedListAtAnRVWithoutAMatchIsExact(t *testing.T) {
 		t.Fatalf("unpaged list at %s: %d items (NotOlderThan)", at, len(l.Items))
 	}
 }
+
+// An upstream that expires every watch at once gets full LISTs at a
+// growing interval (the reflector's backoff, 20 ms doubling to 200 ms
+// here), not one after another in a loop.
+func TestRelistsBackOff(t *testing.T) {
+	f := newFakeAPI(t)
+	f.put("/api/v1/pods", "ns1", "a", nil, "")
+	_, _ = testProxy(t, f, podsOnly)
+	f.mu.Lock()
+	f.expire = 1 << 20
+	f.mu.Unlock()
+	f.cutWatches()
+	start := f.count("list /api/v1/pods")
+	time.Sleep(time.Second)
+	// 20+40+80+160+200+200+... ms: about 7 relists in a second, at most 10
+	// with jitter; without the backoff, hundreds.
+	if n := f.count("list /api/v1/pods") - start; n < 1 || n > 10 {
+		t.Fatalf("%d relists in a second, want 1-10", n)
+	}
+}

@@ -755,6 +755,64 @@ typedef struct edgecache_watch_request {
   uint64_t fresh_timeout_ms;
 } edgecache_watch_request;
 
+/**
+ * A watch cache's window and state at one moment. Filled by
+ * `edgecache_watch_cache_window_stats`; a plain value that owns nothing.
+ * Later versions only append fields: pass `sizeof` the struct as your
+ * header declares it, and the library writes no more than that.
+ */
+typedef struct edgecache_window_stats {
+  /**
+   * Events in the window.
+   */
+  uint64_t events;
+  /**
+   * Their counted bytes (key + object + previous object of each).
+   */
+  uint64_t bytes;
+  /**
+   * The window's current size in events (it grows and shrinks between
+   * the two bounds below).
+   */
+  uint64_t capacity;
+  /**
+   * The configured smallest size in events.
+   */
+  uint64_t min_capacity;
+  /**
+   * The configured largest size in events.
+   */
+  uint64_t max_capacity;
+  /**
+   * The configured byte bound; 0: none.
+   */
+  uint64_t max_bytes;
+  /**
+   * The cache's resourceVersion.
+   */
+  uint64_t resource_version;
+  /**
+   * The smallest resourceVersion a watch or `events_since` accepts now.
+   */
+  uint64_t oldest_accepted;
+  /**
+   * The resourceVersion of the oldest event in the window; 0: none.
+   */
+  uint64_t oldest_buffered;
+  /**
+   * The resourceVersion of the last replace (relist); 0: none yet.
+   */
+  uint64_t list_resource_version;
+  /**
+   * Objects in the current state.
+   */
+  uint64_t items;
+  /**
+   * Open watchers.
+   */
+  uint64_t watchers;
+} edgecache_window_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1845,6 +1903,23 @@ void edgecache_watch_request_init(struct edgecache_watch_request *req, size_t si
 enum edgecache_status edgecache_watch_cache_watch_with(const struct edgecache_watch_cache *wc,
                                                        const struct edgecache_watch_request *req,
                                                        struct edgecache_watcher **out);
+
+/**
+ * Writes the cache's window and state to `*out`: the first
+ * `min(out_size, sizeof(edgecache_window_stats))` bytes, so a program
+ * built against an older header (a smaller struct) gets the fields it
+ * knows. `out_size` below this first version's size is
+ * `EDGECACHE_INVALID_ARGUMENT`; NULL `wc` or `out` is
+ * `EDGECACHE_NULL_ARGUMENT`. Works on a closed cache (its last state).
+ *
+ * Thread-safe; takes the cache's lock briefly.
+ *
+ * # Safety
+ * `wc` is live; `out` is NULL or writable for `out_size` bytes.
+ */
+enum edgecache_status edgecache_watch_cache_window_stats(const struct edgecache_watch_cache *wc,
+                                                         struct edgecache_window_stats *out,
+                                                         size_t out_size);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -257,6 +257,43 @@ static void test_bookmarks(void) {
     edgecache_watch_cache_free(wc);
 }
 
+/* The window and state as the cache counts them: events and their bytes
+ * (key + object + previous object), resourceVersions, items, watchers; a
+ * relist empties the window. */
+static void test_window_stats(void) {
+    edgecache_watch_cache *wc = new_cache(10);
+    edgecache_window_stats st;
+    CHECK_OK(edgecache_watch_cache_window_stats(wc, &st, sizeof st));
+    CHECK(st.events == 0 && st.bytes == 0 && st.resource_version == 0 && st.items == 0 && st.watchers == 0);
+    CHECK(st.max_capacity == 10 && st.max_bytes == 0 && st.oldest_buffered == 0 && st.list_resource_version == 0);
+
+    edgecache_object a = obj("ns/a", "{\"v\":1}", NULL, 0);
+    CHECK_OK(edgecache_watch_cache_add(wc, &a, 5));
+    edgecache_object a2 = obj("ns/a", "{\"v\":22}", NULL, 0);
+    CHECK_OK(edgecache_watch_cache_update(wc, &a2, 6));
+    edgecache_watcher *w = NULL;
+    CHECK_OK(edgecache_watch_cache_watch(wc, 6, NULL, 0, NULL, 0, false, 0, &w));
+    CHECK_OK(edgecache_watch_cache_window_stats(wc, &st, sizeof st));
+    CHECKF(st.events == 2, "events %llu", (unsigned long long)st.events);
+    /* add: 4 + 7; update: 4 + 8 + 7 (the previous object counts) */
+    CHECKF(st.bytes == 30, "bytes %llu", (unsigned long long)st.bytes);
+    CHECK(st.resource_version == 6 && st.oldest_buffered == 5 && st.items == 1 && st.watchers == 1);
+
+    CHECK_OK(edgecache_watch_cache_replace(wc, &a2, 1, 9));
+    CHECK_OK(edgecache_watch_cache_window_stats(wc, &st, sizeof st));
+    CHECK(st.events == 0 && st.bytes == 0 && st.list_resource_version == 9 && st.resource_version == 9);
+    CHECK(st.oldest_accepted == 9);
+
+    /* Bad input: the struct unchanged. */
+    edgecache_window_stats before = st;
+    CHECK_STATUS(edgecache_watch_cache_window_stats(wc, &st, sizeof st - 1), EDGECACHE_INVALID_ARGUMENT);
+    CHECK(memcmp(&before, &st, sizeof st) == 0);
+    CHECK_STATUS(edgecache_watch_cache_window_stats(wc, NULL, sizeof st), EDGECACHE_NULL_ARGUMENT);
+    CHECK_STATUS(edgecache_watch_cache_window_stats(NULL, &st, sizeof st), EDGECACHE_NULL_ARGUMENT);
+    edgecache_watcher_free(w);
+    edgecache_watch_cache_free(wc);
+}
+
 static void test_bad_input(void) {
     edgecache_watch_cache *wc = NULL;
     CHECK_STATUS(edgecache_watch_cache_new(NULL, NULL), EDGECACHE_NULL_ARGUMENT);
@@ -349,6 +386,7 @@ int main(void) {
     RUN(test_close_wakes_a_blocked_next);
     RUN(test_slow_watcher_is_closed_with_a_reason);
     RUN(test_bookmarks);
+    RUN(test_window_stats);
     RUN(test_bad_input);
     return 0;
 }

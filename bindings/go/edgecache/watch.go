@@ -232,6 +232,38 @@ func (wc *WatchCache) ResourceVersion() uint64 {
 	return uint64(rv)
 }
 
+// WindowStats is a watch cache's window and state at one moment
+// (WatchCache.WindowStats).
+type WindowStats struct {
+	Events              uint64 // events in the window
+	Bytes               uint64 // their counted bytes: key + object + previous object of each
+	Capacity            uint64 // the window's current size in events
+	MinCapacity         uint64 // the configured smallest size
+	MaxCapacity         uint64 // the configured largest size
+	MaxBytes            uint64 // the configured byte bound; 0: none
+	ResourceVersion     uint64 // the cache's resourceVersion
+	OldestAccepted      uint64 // the smallest resourceVersion a watch accepts now
+	OldestBuffered      uint64 // the oldest event's resourceVersion; 0: none
+	ListResourceVersion uint64 // the last Replace's resourceVersion; 0: none yet
+	Items               uint64 // objects in the current state
+	Watchers            uint64 // open watchers
+}
+
+// WindowStats reports the window and state as the cache counts them, for
+// metrics. Safe from any goroutine; after Close, the last state.
+func (wc *WatchCache) WindowStats() WindowStats {
+	var s C.edgecache_window_stats
+	C.edgecache_watch_cache_window_stats(wc.ptr(), &s, C.size_t(unsafe.Sizeof(s)))
+	runtime.KeepAlive(wc)
+	return WindowStats{
+		Events: uint64(s.events), Bytes: uint64(s.bytes), Capacity: uint64(s.capacity),
+		MinCapacity: uint64(s.min_capacity), MaxCapacity: uint64(s.max_capacity), MaxBytes: uint64(s.max_bytes),
+		ResourceVersion: uint64(s.resource_version), OldestAccepted: uint64(s.oldest_accepted),
+		OldestBuffered: uint64(s.oldest_buffered), ListResourceVersion: uint64(s.list_resource_version),
+		Items: uint64(s.items), Watchers: uint64(s.watchers),
+	}
+}
+
 // EventsSince returns the events after rv, oldest first; rv 0 gives the
 // current state as Added events. A *ResourceExpiredError (matching
 // ErrResourceExpired) when rv has left the window.

@@ -297,3 +297,38 @@ func TestLongLibraryMessagesReachGoWhole(t *testing.T) {
 		t.Fatalf("the library's detail was cut or lost: %.200v", err)
 	}
 }
+
+// WindowStats reports what the library counts: events and their bytes
+// (key + object + previous object), resourceVersions, items, watchers; a
+// Replace empties the window.
+func TestWatchCacheWindowStats(t *testing.T) {
+	wc, err := NewWatchCache(WatchOptions{Capacity: 10, MaxCapacity: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	if s := wc.WindowStats(); s != (WindowStats{Capacity: s.Capacity, MinCapacity: s.MinCapacity, MaxCapacity: 10}) {
+		t.Fatalf("empty cache: %+v", s)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(wc.Add(Object{Key: "ns/a", Data: []byte(`{"v":1}`), ResourceVersion: 5}))
+	must(wc.Update(Object{Key: "ns/a", Data: []byte(`{"v":22}`), ResourceVersion: 6}))
+	w, err := wc.Watch(context.Background(), 6, Selector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	s := wc.WindowStats()
+	if s.Events != 2 || s.Bytes != 30 || s.ResourceVersion != 6 || s.OldestBuffered != 5 || s.Items != 1 || s.Watchers != 1 {
+		t.Fatalf("after two writes and a watch: %+v", s)
+	}
+	must(wc.Replace([]Object{{Key: "ns/a", Data: []byte(`{"v":22}`), ResourceVersion: 6}}, 9))
+	if s := wc.WindowStats(); s.Events != 0 || s.Bytes != 0 || s.ListResourceVersion != 9 || s.OldestAccepted != 9 {
+		t.Fatalf("after a replace: %+v", s)
+	}
+}

@@ -45,6 +45,7 @@ mod status;
 mod watch;
 mod watch_error;
 mod watch_request;
+mod window_stats;
 
 pub use bytes::{edgecache_bytes, edgecache_bytes_free};
 pub use cache::*;
@@ -56,6 +57,7 @@ pub use status::{edgecache_last_error_message, edgecache_status, edgecache_statu
 pub use watch::*;
 pub use watch_error::{edgecache_watch_error, edgecache_watch_last_error};
 pub use watch_request::*;
+pub use window_stats::*;
 
 use boundary::ffi_boundary;
 

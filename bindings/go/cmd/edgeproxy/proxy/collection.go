@@ -26,7 +26,6 @@ type collection struct {
 	cache  *edgecache.WatchCache
 	refl   *reflector
 	probe  *rvProbe
-	window *windowEstimate
 }
 
 // parseCollection reads one --resources entry: a collection path

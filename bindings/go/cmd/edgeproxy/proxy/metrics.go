@@ -57,17 +57,32 @@ func newMetrics() *metrics {
 	return m
 }
 
-// addWindow registers the window gauges of a collection.
+// addWindow registers the window gauges of a collection, read from its
+// watch cache (0 until discovery has built it).
 func (m *metrics) addWindow(c *collection) {
 	labels := prometheus.Labels{"resource": c.Path()}
+	stats := func() edgecache.WindowStats {
+		if !c.refl.Synced() { // c.cache is set before the first list
+			return edgecache.WindowStats{}
+		}
+		return c.cache.WindowStats()
+	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "edgeproxy", Name: "window_events", ConstLabels: labels,
-		Help: "Events in the watch cache's window (an upper bound: see windowEstimate).",
-	}, func() float64 { n, _ := c.window.get(); return float64(n) }))
+		Help: "Events in the watch cache's window.",
+	}, func() float64 { return float64(stats().Events) }))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "edgeproxy", Name: "window_bytes", ConstLabels: labels,
-		Help: "Bytes of the events in the watch cache's window, key + object (an upper bound).",
-	}, func() float64 { _, b := c.window.get(); return float64(b) }))
+		Help: "Bytes of the events in the watch cache's window: key + object + previous object of each.",
+	}, func() float64 { return float64(stats().Bytes) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "edgeproxy", Name: "window_capacity", ConstLabels: labels,
+		Help: "The watch cache window's current size in events (it adapts between 100 and --window).",
+	}, func() float64 { return float64(stats().Capacity) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "edgeproxy", Name: "objects", ConstLabels: labels,
+		Help: "Objects in the watch cache's current state.",
+	}, func() float64 { return float64(stats().Items) }))
 }
 
 // addGroup registers the TTL group's statistics.

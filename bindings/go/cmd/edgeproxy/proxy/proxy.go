@@ -130,7 +130,6 @@ func New(cfg Config) (*Proxy, error) {
 // discovery has told what to extract (buildCache).
 func (p *Proxy) addCollection(c *collection) error {
 	cfg := &p.cfg
-	c.window = newWindowEstimate(cfg.Window, cfg.MaxWindowBytes)
 	path := c.Path()
 	c.probe = &rvProbe{timeout: cfg.ProbeTimeout, fetch: func(ctx context.Context) (uint64, error) {
 		return p.up.currentRV(ctx, path)

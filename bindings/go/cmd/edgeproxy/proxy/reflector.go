@@ -181,7 +181,6 @@ func (r *reflector) list(ctx context.Context) (uint64, error) {
 	if err := r.c.cache.Replace(objs, rv); err != nil {
 		return 0, fmt.Errorf("replace: %w", err)
 	}
-	r.c.window.reset()
 	r.metrics.resourceVersion.WithLabelValues(r.c.Path()).Set(float64(rv))
 	r.metrics.lists.WithLabelValues(r.c.Path()).Inc()
 	return rv, nil
@@ -297,7 +296,6 @@ func (r *reflector) watch(ctx context.Context, rv uint64) (uint64, int, error) {
 				return rv, n, fmt.Errorf("watch: %s %s at %d: %w", ev.Type, obj.Key, obj.ResourceVersion, err)
 			}
 			rv = obj.ResourceVersion
-			r.c.window.add(len(obj.Key) + len(obj.Data))
 			r.metrics.upstreamEvents.WithLabelValues(r.c.Path()).Inc()
 		default:
 			return rv, n, fmt.Errorf("watch: unknown event type %q", ev.Type)

@@ -342,3 +342,35 @@ func TestRelistsBackOff(t *testing.T) {
 		t.Fatalf("%d relists in a second, want 1-10", n)
 	}
 }
+
+// The window gauges are the watch cache's own numbers: events in the
+// window, their bytes, objects in the state; a relist empties the window.
+func TestWindowGaugesAreTheCachesNumbers(t *testing.T) {
+	f := newFakeAPI(t)
+	f.put("/api/v1/pods", "ns1", "a", nil, "")
+	f.put("/api/v1/pods", "ns1", "b", nil, "")
+	p, srv := testProxy(t, f, podsOnly)
+	f.put("/api/v1/pods", "ns1", "c", nil, "")
+	f.del("/api/v1/pods", "ns1", "a")
+	eventually(t, 5*time.Second, "two events in the window", func() bool {
+		return counterValue(t, p, "edgeproxy_window_events") == 2
+	})
+	if n := counterValue(t, p, "edgeproxy_objects"); n != 2 {
+		t.Errorf("objects %v, want 2", n)
+	}
+	// ADDED c (key + object) and DELETED a (key + its last state).
+	l := list(t, srv, "/api/v1/pods?resourceVersion=0")
+	var c json.RawMessage
+	for _, it := range l.Items {
+		c = it
+	}
+	if b := counterValue(t, p, "edgeproxy_window_bytes"); b < float64(2*len("ns1/a")+len(c)) || b > float64(2*len("ns1/a")+3*len(c)) {
+		t.Errorf("window bytes %v for two events of about %d bytes", b, len(c))
+	}
+	f.expireNextWatch()
+	f.cutWatches()
+	eventually(t, 5*time.Second, "the relist", func() bool { return counterValue(t, p, "edgeproxy_upstream_lists_total") == 2 })
+	if n := counterValue(t, p, "edgeproxy_window_events"); n != 0 {
+		t.Errorf("window events after a relist: %v, want 0", n)
+	}
+}

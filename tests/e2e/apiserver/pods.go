@@ -29,7 +29,8 @@ import (
 //
 // /api and /api/v1 answer discovery for pods and those two subresources, so
 // kubectl finds them. Server.OpenLogStreams counts the log streams being
-// served, so a test can see one end when its client went away.
+// served, so a test can see one end when its client went away;
+// Server.PodGets and Server.Execs count the other requests.
 const (
 	TestPod       = "logger"
 	TestContainer = "main"
@@ -40,10 +41,14 @@ const (
 type corePods struct {
 	openLogs atomic.Int64
 	execs    atomic.Int64
+	gets     atomic.Int64
 }
 
 // OpenLogStreams is how many pod log streams the apiserver is serving now.
 func (s *Server) OpenLogStreams() int64 { return s.pods.openLogs.Load() }
+
+// PodGets is how many GETs of the pod object the apiserver has answered.
+func (s *Server) PodGets() int64 { return s.pods.gets.Load() }
 
 // Execs is how many exec sessions the apiserver has answered.
 func (s *Server) Execs() int64 { return s.pods.execs.Load() }
@@ -91,6 +96,7 @@ func (p *corePods) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case sub == "" && r.Method == http.MethodGet:
+		p.gets.Add(1)
 		writeJSONBody(w, http.StatusOK, testPod(ns))
 	case sub == "log" && r.Method == http.MethodGet:
 		p.serveLog(w, r, ns)

@@ -350,6 +350,10 @@ func (f *fakeAPI) serveOther(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, `{"kind":"Table","apiVersion":"meta.k8s.io/v1","rows":[]}`)
 		return
 	}
+	if strings.HasSuffix(r.URL.Path, "/hang") {
+		<-r.Context().Done()
+		return
+	}
 	if strings.HasSuffix(r.URL.Path, "/missing") {
 		writeJSON(w, 404, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
 		return

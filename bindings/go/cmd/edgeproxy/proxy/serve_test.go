@@ -286,3 +286,31 @@ func TestCustomResourceSelectableFields(t *testing.T) {
 		t.Errorf("definition read %d times, want once", n)
 	}
 }
+
+// A cached GET whose upstream never answers fails after FetchTimeout
+// with 502 for the leader and every waiter, instead of hanging.
+func TestTTLLoadIsBoundedByFetchTimeout(t *testing.T) {
+	f := newFakeAPI(t)
+	_, srv := testProxy(t, f, func(c *Config) { podsOnly(c); c.FetchTimeout = 300 * time.Millisecond })
+	start := time.Now()
+	var wg sync.WaitGroup
+	codes := make(chan int, 5)
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, _, _ := get(t, srv, "/api/v1/namespaces/ns1/configmaps/hang")
+			codes <- code
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	for code := range codes {
+		if code != http.StatusBadGateway {
+			t.Errorf("a GET of a hanging upstream: %d, want 502", code)
+		}
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the GETs took %v", d)
+	}
+}

@@ -159,9 +159,13 @@ func (p *Proxy) maxEntry() int64 {
 	return n
 }
 
-// fetchTTL is the TTL group's getter.
+// fetchTTL is the TTL group's getter. Config.FetchTimeout bounds it: an
+// upstream that never answers fails the load (502 to every waiter) instead
+// of holding them for as long as the leading client waits.
 func (p *Proxy) fetchTTL(ctx context.Context, key string, dest edgecache.Sink) error {
 	ld, _ := ctx.Value(leaderKey{}).(*leader)
+	ctx, cancel := withTimeout(ctx, p.cfg.FetchTimeout)
+	defer cancel()
 	req, err := p.requestFromKey(ctx, key)
 	if err != nil {
 		return err

@@ -72,6 +72,7 @@ func main() {
 		bookmark   = fs.Duration("bookmark-interval", time.Minute, "how often a client watch that allows bookmarks gets one from the cache")
 		fresh      = fs.Duration("fresh-timeout", 3*time.Second, "how long a request for a resourceVersion the cache has not seen waits before a 504")
 		consistent = fs.Duration("consistent-read-wait", time.Second, `how long a consistent read (resourceVersion "") waits for the cache to reach the upstream's resourceVersion before it is passed to the upstream`)
+		idle       = fs.Duration("upstream-idle-timeout", 3*time.Minute, "end and resume an upstream watch that brought nothing (no event, no bookmark) for this long: a dead link is noticed in this time; 0 = never")
 		probe      = fs.Duration("probe-timeout", 2*time.Second, `how long a consistent read waits for the upstream to tell its resourceVersion; past it (or on an error) the read is served from the cache`)
 		verbose    = fs.Bool("v", false, "log upstream trouble and pass-through errors")
 	)
@@ -112,7 +113,13 @@ func main() {
 		FreshTimeout:       *fresh,
 		ConsistentReadWait: *consistent,
 		ProbeTimeout:       *probe,
-		Logf:               logf,
+		UpstreamIdleTimeout: func() time.Duration {
+			if *idle == 0 {
+				return -1 // the flag's 0 is "never"; Config's 0 is the default
+			}
+			return *idle
+		}(),
+		Logf: logf,
 	})
 	if err != nil {
 		log.Fatalf("edgeproxy: %v", err)

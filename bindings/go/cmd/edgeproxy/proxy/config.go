@@ -57,6 +57,13 @@ type Config struct {
 	// UpstreamWatchTimeout is the timeoutSeconds of the reflector's
 	// upstream watch, spread up to twice as long (default 5m, as client-go).
 	UpstreamWatchTimeout time.Duration
+	// UpstreamIdleTimeout ends the reflector's upstream watch when nothing
+	// (no event, no bookmark) arrived for that long, and resumes it from
+	// the last resourceVersion: a link that died silently (a NAT or a
+	// middlebox dropped it) is noticed in this time, not in the minutes
+	// TCP keepalive takes. The apiserver sends a bookmark about every
+	// minute to a watch that allows them. Default 3m; negative: none.
+	UpstreamIdleTimeout time.Duration
 	// BackoffInitial, BackoffMax and BackoffReset shape the reflector's
 	// retry delays (defaults 500ms, 30s, 2m): the delay doubles per
 	// failure up to BackoffMax and returns to BackoffInitial only after
@@ -88,6 +95,9 @@ func (c *Config) defaults() error {
 	}
 	if c.ProbeTimeout == 0 {
 		c.ProbeTimeout = 2 * time.Second
+	}
+	if c.UpstreamIdleTimeout == 0 {
+		c.UpstreamIdleTimeout = 3 * time.Minute
 	}
 	if c.FetchTimeout == 0 {
 		c.FetchTimeout = 60 * time.Second

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgecache/edgecache/bindings/go/edgecache"
@@ -225,9 +226,26 @@ func (r *reflector) watch(ctx context.Context, rv uint64) (uint64, int, error) {
 		"resourceVersion":     {strconv.FormatUint(rv, 10)},
 		"timeoutSeconds":      {strconv.Itoa(int(timeout / time.Second))},
 	}
-	resp, err := r.up.get(ctx, "watch", r.c.Path(), q)
+	// The idle deadline: reset by every event, it ends a watch that went
+	// silent (a dead link) so that run resumes it.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var idle atomic.Bool
+	touch := func() {}
+	if d := r.cfg.UpstreamIdleTimeout; d > 0 {
+		t := time.AfterFunc(d, func() { idle.Store(true); cancel() })
+		defer t.Stop()
+		touch = func() { t.Reset(d) }
+	}
+	silent := func(err error) error {
+		if idle.Load() && ctx.Err() == nil {
+			return fmt.Errorf("no event or bookmark for %v: %w", r.cfg.UpstreamIdleTimeout, err)
+		}
+		return err
+	}
+	resp, err := r.up.get(wctx, "watch", r.c.Path(), q)
 	if err != nil {
-		return rv, 0, err
+		return rv, 0, silent(err)
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
@@ -247,11 +265,12 @@ func (r *reflector) watch(ctx context.Context, rv uint64) (uint64, int, error) {
 			Object json.RawMessage     `json:"object"`
 		}
 		if err := dec.Decode(&ev); err != nil {
-			if errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) && !idle.Load() {
 				return rv, n, nil
 			}
-			return rv, n, fmt.Errorf("watch stream: %w", err)
+			return rv, n, silent(fmt.Errorf("watch stream: %w", err))
 		}
+		touch()
 		n++
 		switch ev.Type {
 		case edgecache.Error:

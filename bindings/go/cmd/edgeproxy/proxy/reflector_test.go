@@ -374,3 +374,22 @@ func TestWindowGaugesAreTheCachesNumbers(t *testing.T) {
 		t.Errorf("window events after a relist: %v, want 0", n)
 	}
 }
+
+// An upstream watch that brings nothing for UpstreamIdleTimeout (a link
+// that died without a FIN) is ended and resumed from the last
+// resourceVersion: no relist, and the next event still arrives.
+func TestSilentUpstreamWatchIsResumed(t *testing.T) {
+	f := newFakeAPI(t)
+	f.put("/api/v1/pods", "ns1", "a", nil, "")
+	p, srv := testProxy(t, f, func(c *Config) { podsOnly(c); c.UpstreamIdleTimeout = 200 * time.Millisecond })
+	watches := f.count("watch /api/v1/pods")
+	eventually(t, 5*time.Second, "the silent watch resumed", func() bool { return f.count("watch /api/v1/pods") >= watches+2 })
+	if n := f.count("list /api/v1/pods"); n != 1 {
+		t.Fatalf("upstream lists %d, want 1", n)
+	}
+	if n := counterValue(t, p, "edgeproxy_relists_total"); n != 0 {
+		t.Fatalf("relists %v", n)
+	}
+	f.put("/api/v1/pods", "ns1", "b", nil, "")
+	eventually(t, 5*time.Second, "b in the cache", func() bool { return len(list(t, srv, "/api/v1/pods?resourceVersion=0").Items) == 2 })
+}

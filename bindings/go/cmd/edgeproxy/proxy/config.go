@@ -44,8 +44,8 @@ type Config struct {
 	// TTLCacheBytes bounds the TTL cache (default 64 MiB).
 	TTLCacheBytes int64
 
-	// FetchTimeout bounds one upstream list page, probe or cached GET
-	// (default 60s).
+	// FetchTimeout bounds one upstream list page or probe, and the wait
+	// for a cached GET's answer to begin (default 60s).
 	FetchTimeout time.Duration
 	// ProbeTimeout bounds the resourceVersion probe of a consistent read
 	// (default 2 s): when the link is down the read is served from the
@@ -59,10 +59,14 @@ type Config struct {
 	UpstreamWatchTimeout time.Duration
 	// UpstreamIdleTimeout ends the reflector's upstream watch when nothing
 	// (no event, no bookmark) arrived for that long, and resumes it from
-	// the last resourceVersion: a link that died silently (a NAT or a
-	// middlebox dropped it) is noticed in this time, not in the minutes
-	// TCP keepalive takes. The apiserver sends a bookmark about every
-	// minute to a watch that allows them. Default 3m; negative: none.
+	// the last resourceVersion at once (not counted as a failure): a link
+	// that died silently (a NAT or a middlebox dropped it) is noticed in
+	// this time, not in the minutes TCP keepalive takes. An apiserver
+	// serving from its watch cache sends a watch that allows bookmarks one
+	// about every minute; a resource it serves without one (its events,
+	// by default) is quiet for longer and is resumed every
+	// UpstreamIdleTimeout, which costs a watch request. Default 3m;
+	// negative: none.
 	UpstreamIdleTimeout time.Duration
 	// BackoffInitial, BackoffMax and BackoffReset shape the reflector's
 	// retry delays (defaults 500ms, 30s, 2m): the delay doubles per

@@ -63,8 +63,8 @@ func (r *reflector) discoverKind(ctx context.Context) error {
 // jsonPath .spec.color). A group without a definition (404: a built-in
 // group such as apps) has none. A definition the proxy may not read (403)
 // or cannot parse is logged and skipped: the collection is still served,
-// and a field selector on those fields gets 400 "field label not
-// supported" instead of an answer. Other failures (the upstream away) are
+// and a field selector on other fields is passed to the upstream
+// (unknownCustomField). Other failures (the upstream away, 401) are
 // retried with discovery.
 func (r *reflector) selectableFields(ctx context.Context) ([]fieldSpec, error) {
 	c := r.c
@@ -81,8 +81,8 @@ func (r *reflector) selectableFields(ctx context.Context) ([]fieldSpec, error) {
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, nil
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		r.logf("edgeproxy: %s: cannot read its CustomResourceDefinition (%d): field selectors on its selectable fields will get 400", c.Path(), resp.StatusCode)
+	case resp.StatusCode == http.StatusForbidden:
+		r.logf("edgeproxy: %s: may not read its CustomResourceDefinition: field selectors on its selectable fields go to the upstream", c.Path())
 		return nil, nil
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("%s answered %d: %s", path, resp.StatusCode, snippet(body))

@@ -18,6 +18,7 @@ type metrics struct {
 	upstreamEvents    *prometheus.CounterVec
 	upstreamBookmarks *prometheus.CounterVec
 	relists           *prometheus.CounterVec
+	idleResumes       *prometheus.CounterVec
 	lists             *prometheus.CounterVec
 	bookmarksSent     *prometheus.CounterVec
 	consistentFalls   *prometheus.CounterVec
@@ -46,6 +47,7 @@ func newMetrics() *metrics {
 	m.upstreamWatches = counter("upstream_watches_total", "Upstream watches opened by a reflector (the first and every resume).", "resource")
 	m.upstreamEvents = counter("upstream_events_total", "Events received from the upstream watch.", "resource")
 	m.upstreamBookmarks = counter("upstream_bookmarks_total", "Bookmarks received from the upstream watch.", "resource")
+	m.idleResumes = counter("upstream_idle_resumes_total", "Upstream watches ended because nothing (no event, no bookmark) came for --upstream-idle-timeout, then resumed.", "resource")
 	m.relists = counter("relists_total", "Lists after an upstream 410 Expired (the first list is not counted).", "resource")
 	m.lists = counter("upstream_lists_total", "Complete upstream lists (each replaces the watch cache).", "resource")
 	m.bookmarksSent = counter("bookmarks_sent_total", "BOOKMARK events sent to client watches.", "resource")
@@ -77,7 +79,7 @@ func (m *metrics) addWindow(c *collection) {
 	}, func() float64 { return float64(stats().Bytes) }))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "edgeproxy", Name: "window_capacity", ConstLabels: labels,
-		Help: "The watch cache window's current size in events (it adapts between 100 and --window).",
+		Help: "The watch cache window's current size in events (it adapts between min(100, --window) and --window).",
 	}, func() float64 { return float64(stats().Capacity) }))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "edgeproxy", Name: "objects", ConstLabels: labels,
@@ -114,7 +116,7 @@ func (m *metrics) addGroup(g *edgecache.Group) {
 // initCollection exports a collection's series at zero from the start.
 func (m *metrics) initCollection(path string) {
 	for _, v := range []*prometheus.CounterVec{m.upstreamWatches, m.upstreamEvents, m.upstreamBookmarks,
-		m.relists, m.lists, m.bookmarksSent, m.consistentFalls, m.offlineReads} {
+		m.relists, m.idleResumes, m.lists, m.bookmarksSent, m.consistentFalls, m.offlineReads} {
 		v.WithLabelValues(path)
 	}
 	for _, verb := range []string{"list", "get", "watch"} {

@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -148,8 +149,18 @@ func (p *Proxy) addCollection(c *collection) error {
 // reach the cache only after that list (Synced), so they see c.cache and
 // c.fields set.
 func (p *Proxy) buildCache(c *collection, extra []fieldSpec) error {
+	fields := append(fieldsFor(c), extra...)
+	wc, err := edgecache.NewWatchCache(p.watchOptions(c, fields))
+	if err != nil {
+		return fmt.Errorf("edgeproxy: watch cache for %s: %w", c.Path(), err)
+	}
+	c.fields, c.cache = fields, wc
+	return nil
+}
+
+// watchOptions are the options of c's watch cache when it extracts fields.
+func (p *Proxy) watchOptions(c *collection, fields []fieldSpec) edgecache.WatchOptions {
 	cfg := &p.cfg
-	c.fields = append(fieldsFor(c), extra...)
 	indexes := []string{"field:metadata.namespace"}
 	if c.Group == "" && c.Resource == "pods" {
 		indexes = append(indexes, "field:spec.nodeName")
@@ -158,20 +169,15 @@ func (p *Proxy) buildCache(c *collection, extra []fieldSpec) error {
 	if cfg.Window < capacity {
 		capacity = cfg.Window
 	}
-	wc, err := edgecache.NewWatchCache(edgecache.WatchOptions{
+	return edgecache.WatchOptions{
 		Capacity:         capacity,
 		MaxCapacity:      cfg.Window,
 		MaxBytes:         cfg.MaxWindowBytes,
 		Indexes:          indexes,
-		Fields:           fieldNames(c.fields),
+		Fields:           fieldNames(fields),
 		FreshTimeout:     cfg.FreshTimeout,
 		BookmarkInterval: cfg.BookmarkInterval,
-	})
-	if err != nil {
-		return fmt.Errorf("edgeproxy: watch cache for %s: %w", c.Path(), err)
 	}
-	c.cache = wc
-	return nil
 }
 
 // Close stops the reflectors, ends every client watch and frees the caches.
@@ -236,7 +242,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	if rt := matchRoute(p.cols, r.URL.Path); rt != nil {
-		if !acceptsJSON(r.Header) || !rt.c.refl.Synced() || impersonates(r.Header) {
+		if !acceptsJSON(r.Header) || !rt.c.refl.Synced() || impersonates(r.Header) || unknownCustomField(rt.c, q) {
 			p.passthrough(w, r)
 			return
 		}
@@ -256,6 +262,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.serveTTL(w, r)
+}
+
+// unknownCustomField: a field selector on a custom resource names a field
+// the proxy does not extract. The apiserver is asked instead of answering
+// 400 here: the definition may have gained selectable fields since the
+// proxy read it, or the proxy may not have been allowed to read it.
+func unknownCustomField(c *collection, q url.Values) bool {
+	return c.Group != "" && unsupportedField(c, q.Get("fieldSelector")) != ""
 }
 
 // impersonates: the request carries Impersonate-* headers (the server

@@ -50,6 +50,9 @@ type reflector struct {
 
 var errExpired = errors.New("the upstream expired the resourceVersion (410)")
 
+// errIdle: the upstream watch brought nothing for UpstreamIdleTimeout.
+var errIdle = errors.New("no event or bookmark")
+
 func (r *reflector) run(ctx context.Context) {
 	bo := newBackoff(r.cfg.BackoffInitial, r.cfg.BackoffMax, r.cfg.BackoffReset)
 	for ctx.Err() == nil {
@@ -97,6 +100,13 @@ func (r *reflector) run(ctx context.Context) {
 			r.metrics.relists.WithLabelValues(r.c.Path()).Inc()
 			listed = false
 			sleepCtx(ctx, d)
+		case errors.Is(err, errIdle):
+			// Not a failure: a quiet collection whose upstream sends no
+			// bookmarks ends here every UpstreamIdleTimeout. Resume at
+			// once; a link that is really down fails the next attempt,
+			// which backs off.
+			r.metrics.idleResumes.WithLabelValues(r.c.Path()).Inc()
+			r.logf("edgeproxy: %s: watch: %v; resuming from %d", r.c.Path(), err, rv)
 		case err != nil:
 			r.fail(ctx, bo, "watch", err)
 		case events == 0 && time.Since(start) < time.Second:
@@ -239,7 +249,7 @@ func (r *reflector) watch(ctx context.Context, rv uint64) (uint64, int, error) {
 	}
 	silent := func(err error) error {
 		if idle.Load() && ctx.Err() == nil {
-			return fmt.Errorf("no event or bookmark for %v: %w", r.cfg.UpstreamIdleTimeout, err)
+			return fmt.Errorf("%w for %v (%v)", errIdle, r.cfg.UpstreamIdleTimeout, err)
 		}
 		return err
 	}

@@ -390,6 +390,13 @@ func TestSilentUpstreamWatchIsResumed(t *testing.T) {
 	if n := counterValue(t, p, "edgeproxy_relists_total"); n != 0 {
 		t.Fatalf("relists %v", n)
 	}
+	// Counted as idle resumes, not as failures.
+	if n := counterValue(t, p, "edgeproxy_upstream_idle_resumes_total"); n < 1 {
+		t.Errorf("idle resumes %v", n)
+	}
+	if n := counterValue(t, p, "edgeproxy_upstream_failures_total"); n != 0 {
+		t.Errorf("upstream failures %v, want 0", n)
+	}
 	f.put("/api/v1/pods", "ns1", "b", nil, "")
 	eventually(t, 5*time.Second, "b in the cache", func() bool { return len(list(t, srv, "/api/v1/pods?resourceVersion=0").Items) == 2 })
 }

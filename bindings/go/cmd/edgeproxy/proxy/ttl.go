@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sort"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/edgecache/edgecache/bindings/go/edgecache"
 )
@@ -159,18 +161,29 @@ func (p *Proxy) maxEntry() int64 {
 	return n
 }
 
-// fetchTTL is the TTL group's getter. Config.FetchTimeout bounds it: an
-// upstream that never answers fails the load (502 to every waiter) instead
-// of holding them for as long as the leading client waits.
+// fetchTTL is the TTL group's getter. Config.FetchTimeout bounds the wait
+// for the upstream's answer to begin: an upstream that never answers fails
+// the load (502 to every waiter) instead of holding them for as long as the
+// leading client waits. The body then takes as long as it takes (a large
+// log or OpenAPI document over a slow link), bounded by the leader.
 func (p *Proxy) fetchTTL(ctx context.Context, key string, dest edgecache.Sink) error {
 	ld, _ := ctx.Value(leaderKey{}).(*leader)
-	ctx, cancel := withTimeout(ctx, p.cfg.FetchTimeout)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := p.requestFromKey(ctx, key)
 	if err != nil {
 		return err
 	}
+	var headers *time.Timer
+	if p.cfg.FetchTimeout > 0 {
+		headers = time.AfterFunc(p.cfg.FetchTimeout, cancel)
+	}
 	resp, err := p.up.client.Do(req)
+	if headers != nil && !headers.Stop() && err == nil {
+		// The timer fired as the answer arrived: the body is cut anyway.
+		resp.Body.Close()
+		return fmt.Errorf("upstream answer began after %v: %w", p.cfg.FetchTimeout, context.DeadlineExceeded)
+	}
 	if err != nil {
 		return err
 	}

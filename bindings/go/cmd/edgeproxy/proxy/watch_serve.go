@@ -40,23 +40,19 @@ func (p *Proxy) serveWatch(w http.ResponseWriter, r *http.Request, rt *route, q 
 		return
 	}
 	ctx := r.Context()
-	switch v := q.Get("timeoutSeconds"); v {
-	case "", "0":
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, defaultWatchTimeout())
-		defer cancel()
-	default:
+	timeout := defaultWatchTimeout()
+	if v := q.Get("timeoutSeconds"); v != "" {
 		secs, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || secs < 0 {
 			writeStatus(w, badRequest("invalid timeoutSeconds: "+strconv.Quote(v)))
 			return
 		}
-		if secs > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, time.Duration(secs)*time.Second)
-			defer cancel()
+		if secs > 0 { // 0 (however spelled) is the default, as on the apiserver
+			timeout = time.Duration(secs) * time.Second
 		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	bookmarks := isTrue(q.Get("allowWatchBookmarks"))
 	sieSet := q.Has("sendInitialEvents")
 	sie := isTrue(q.Get("sendInitialEvents"))

@@ -30,7 +30,11 @@ func newArena(size uintptr) *arena {
 	if size == 0 {
 		size = 1
 	}
-	return &arena{base: C.calloc(1, C.size_t(size)), size: size}
+	base := C.calloc(1, C.size_t(size))
+	if base == nil { // unlike C.malloc, cgo's C.calloc does not panic on OOM
+		panic("edgecache: out of memory")
+	}
+	return &arena{base: base, size: size}
 }
 
 func (a *arena) free() { C.free(a.base) }

@@ -11,7 +11,9 @@ use crate::watch::edgecache_watch_cache;
 /// A watch cache's window and state at one moment. Filled by
 /// `edgecache_watch_cache_window_stats`; a plain value that owns nothing.
 /// Later versions only append fields: pass `sizeof` the struct as your
-/// header declares it, and the library writes no more than that.
+/// header declares it, and the library writes no more than that (and, to
+/// a struct larger than it knows, only the fields it knows: zero the
+/// struct first to tell them from the rest).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[allow(non_camel_case_types, reason = "C naming: the header shows this name")]
@@ -42,6 +44,10 @@ pub struct edgecache_window_stats {
     /// Open watchers.
     pub watchers: u64,
 }
+
+/// The struct's size in its first version: the smallest `out_size`
+/// accepted, forever (later versions only append fields).
+const WINDOW_STATS_V1_SIZE: usize = 96;
 
 fn u(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
@@ -89,9 +95,7 @@ pub unsafe extern "C" fn edgecache_watch_cache_window_stats(
         if out.is_null() {
             return fail(edgecache_status::EDGECACHE_NULL_ARGUMENT, "out is NULL".to_owned());
         }
-        // Every field is a first-version field: the first version's size is
-        // today's.
-        let first = size_of::<edgecache_window_stats>();
+        let first = WINDOW_STATS_V1_SIZE;
         if out_size < first {
             return fail(
                 edgecache_status::EDGECACHE_INVALID_ARGUMENT,
@@ -99,6 +103,11 @@ pub unsafe extern "C" fn edgecache_watch_cache_window_stats(
             );
         }
         let stats = edgecache_window_stats::from(c.window_stats());
+        // Every field is a first-version field today, so the whole struct is
+        // written. When a version appends fields it must write
+        // `min(out_size, size_of)` bytes instead (an older caller's struct is
+        // smaller) and keep WINDOW_STATS_V1_SIZE as it is.
+        const { assert!(WINDOW_STATS_V1_SIZE == size_of::<edgecache_window_stats>()) };
         // SAFETY: `out` is writable for `out_size >= first` bytes by the
         // caller's promise, and we write exactly `first`.
         unsafe { out.write_unaligned(stats) };

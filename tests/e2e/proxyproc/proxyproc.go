@@ -17,8 +17,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
+
+// client bounds each poll of /readyz and each read of /metrics.
+var client = &http.Client{Timeout: 10 * time.Second}
 
 // Proc is one running edgeproxy.
 type Proc struct {
@@ -54,13 +58,23 @@ func Start(ctx context.Context, bin, dir, upstreamKubeconfig, resources string, 
 	}
 	p.cmd = exec.Command(bin, p.Args...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	// The proxy dies with its parent: a test binary that panics or times
+	// out leaves no proxy behind.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	go func() { _ = p.cmd.Wait(); logf.Close(); close(p.exited) }()
 	for {
-		resp, err := http.Get(p.URL + "/readyz")
+		// Exited first: a proxy that could not bind must not pass for
+		// another one on the same port.
+		select {
+		case <-p.exited:
+			return nil, fmt.Errorf("edgeproxy exited:\n%s", p.Tail(30))
+		default:
+		}
+		resp, err := client.Get(p.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -112,7 +126,7 @@ var metricLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S
 // Metric sums the samples of name on /metrics whose labels contain every
 // one of labels (`key="value"` strings); 0 when there is none.
 func (p *Proc) Metric(name string, labels ...string) (float64, error) {
-	resp, err := http.Get(p.URL + "/metrics")
+	resp, err := client.Get(p.URL + "/metrics")
 	if err != nil {
 		return 0, err
 	}

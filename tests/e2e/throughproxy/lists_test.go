@@ -66,8 +66,10 @@ func TestThousandConcurrentLists(t *testing.T) {
 		// A probe serves every reader that arrived before it started, and
 		// probes never overlap, so their number is the rounds it took the
 		// thousand requests to arrive (the proxy's unit test pins the rule
-		// itself); on loopback with two cores that is a handful.
-		maxProbes := 20.0
+		// itself): a handful on an idle machine (2-4 here), more when the
+		// connections trickle in on a loaded one. A tenth of the requests
+		// bounds it without counting on the machine's speed.
+		maxProbes := float64(n / 10)
 		if q.query != "" {
 			maxProbes = 0
 		}

@@ -240,12 +240,9 @@ func (d *demo) stampede() error {
 	// The apiserver directly: it admits at most 400 reads at once
 	// (--max-requests-inflight), so the same number of LISTs as 100
 	// clients with 10 each, for both.
-	hc, err := rest.HTTPClientFor(d.s.RESTConfig())
+	hc, err := rest.HTTPClientFor(d.s.RESTConfig()) // HTTP/2: one connection for all 100
 	if err != nil {
 		return err
-	}
-	if t, ok := hc.Transport.(*http.Transport); ok {
-		t.MaxIdleConnsPerHost = 100
 	}
 	fmt.Printf("   the same %d LISTs from 100 clients in turn, through the proxy and to the apiserver directly:\n", *clients)
 	pr, err := loadgen.Lists(proxyClient, d.p.URL+apiserver.ResourcePath(ns), 100, *clients/100, *widgets)

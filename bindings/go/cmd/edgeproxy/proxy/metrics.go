@@ -69,22 +69,24 @@ func (m *metrics) addWindow(c *collection) {
 		}
 		return c.cache.WindowStats()
 	}
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "edgeproxy", Name: "window_events", ConstLabels: labels,
-		Help: "Events in the watch cache's window.",
-	}, func() float64 { return float64(stats().Events) }))
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "edgeproxy", Name: "window_bytes", ConstLabels: labels,
-		Help: "Bytes of the events in the watch cache's window: key + object + previous object of each.",
-	}, func() float64 { return float64(stats().Bytes) }))
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "edgeproxy", Name: "window_capacity", ConstLabels: labels,
-		Help: "The watch cache window's current size in events (it adapts between min(100, --window) and --window).",
-	}, func() float64 { return float64(stats().Capacity) }))
-	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "edgeproxy", Name: "objects", ConstLabels: labels,
-		Help: "Objects in the watch cache's current state.",
-	}, func() float64 { return float64(stats().Items) }))
+	for _, g := range []struct {
+		name, help string
+		value      func(edgecache.WindowStats) uint64
+	}{
+		{"window_events", "Events in the watch cache's window.",
+			func(s edgecache.WindowStats) uint64 { return s.Events }},
+		{"window_bytes", "Bytes of the events in the watch cache's window: key + object + previous object of each.",
+			func(s edgecache.WindowStats) uint64 { return s.Bytes }},
+		{"window_capacity", "The watch cache window's current size in events (it adapts between min(100, --window) and --window).",
+			func(s edgecache.WindowStats) uint64 { return s.Capacity }},
+		{"objects", "Objects in the watch cache's current state.",
+			func(s edgecache.WindowStats) uint64 { return s.Items }},
+	} {
+		value := g.value
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "edgeproxy", Name: g.name, ConstLabels: labels, Help: g.help,
+		}, func() float64 { return float64(value(stats())) }))
+	}
 }
 
 // addGroup registers the TTL group's statistics.

@@ -759,7 +759,9 @@ typedef struct edgecache_watch_request {
  * A watch cache's window and state at one moment. Filled by
  * `edgecache_watch_cache_window_stats`; a plain value that owns nothing.
  * Later versions only append fields: pass `sizeof` the struct as your
- * header declares it, and the library writes no more than that.
+ * header declares it, and the library writes no more than that (and, to
+ * a struct larger than it knows, only the fields it knows: zero the
+ * struct first to tell them from the rest).
  */
 typedef struct edgecache_window_stats {
   /**

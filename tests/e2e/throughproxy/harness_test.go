@@ -117,13 +117,10 @@ var widget = apiserver.NewWidget
 // direct is a dynamic client for the apiserver itself.
 func direct(t *testing.T) dynamic.NamespaceableResourceInterface {
 	t.Helper()
-	dyn, err := dynamic.NewForConfig(upstream.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dyn.Resource(apiserver.WidgetGVR)
+	return through(t, upstream.RESTConfig())
 }
 
+// through is a dynamic client for widgets at cfg.
 func through(t *testing.T, cfg *rest.Config) dynamic.NamespaceableResourceInterface {
 	t.Helper()
 	dyn, err := dynamic.NewForConfig(cfg)

@@ -224,11 +224,7 @@ func TestApiserverRestartKeepsClientWatchesOpen(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ns := namespace(t)
-	for i := 0; i < 20; i++ {
-		if _, err := direct(t).Namespace(ns).Create(ctx, widget(ns, fmt.Sprintf("before-%02d", i), nil, i), metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seed(t, ctx, ns, 20)
 	p := startProxy(t, "--bookmark-interval", "1s")
 	infs := []*informer{
 		startInformer(t, p, "a", ns, metav1.ListOptions{}),
@@ -282,11 +278,7 @@ func TestWindowExpiryAndRelistServedByTheProxy(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ns := namespace(t)
-	for i := 0; i < 10; i++ {
-		if _, err := direct(t).Namespace(ns).Create(ctx, widget(ns, fmt.Sprintf("w-%02d", i), nil, i), metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seed(t, ctx, ns, 10)
 	p := startProxy(t, "--window", "50")
 	inf := startInformer(t, p, "lagging", ns, metav1.ListOptions{})
 	converge(t, ctx, []*informer{inf}, 30*time.Second)
@@ -309,7 +301,7 @@ func TestWindowExpiryAndRelistServedByTheProxy(t *testing.T) {
 	c := direct(t).Namespace(ns)
 	for j := 0; j < 200; j++ {
 		patch := fmt.Sprintf(`{"spec":{"size":%d}}`, 1000+j)
-		if _, err := c.Patch(ctx, fmt.Sprintf("w-%02d", j%10), "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
+		if _, err := c.Patch(ctx, fmt.Sprintf("w-%04d", j%10), "application/merge-patch+json", []byte(patch), metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

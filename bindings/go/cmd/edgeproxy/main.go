@@ -100,26 +100,25 @@ func main() {
 			list = append(list, r)
 		}
 	}
+	idleTimeout := *idle
+	if idleTimeout == 0 {
+		idleTimeout = -1 // the flag's 0 is "never"; Config's 0 is the default
+	}
 	p, err := proxy.New(proxy.Config{
-		Upstream:           base,
-		Transport:          rt,
-		UpgradeTransport:   upgrade,
-		Resources:          list,
-		Window:             *window,
-		MaxWindowBytes:     *maxBytes,
-		TTL:                *ttl,
-		TTLCacheBytes:      *ttlBytes,
-		BookmarkInterval:   *bookmark,
-		FreshTimeout:       *fresh,
-		ConsistentReadWait: *consistent,
-		ProbeTimeout:       *probe,
-		UpstreamIdleTimeout: func() time.Duration {
-			if *idle == 0 {
-				return -1 // the flag's 0 is "never"; Config's 0 is the default
-			}
-			return *idle
-		}(),
-		Logf: logf,
+		Upstream:            base,
+		Transport:           rt,
+		UpgradeTransport:    upgrade,
+		Resources:           list,
+		Window:              *window,
+		MaxWindowBytes:      *maxBytes,
+		TTL:                 *ttl,
+		TTLCacheBytes:       *ttlBytes,
+		BookmarkInterval:    *bookmark,
+		FreshTimeout:        *fresh,
+		ConsistentReadWait:  *consistent,
+		ProbeTimeout:        *probe,
+		UpstreamIdleTimeout: idleTimeout,
+		Logf:                logf,
 	})
 	if err != nil {
 		log.Fatalf("edgeproxy: %v", err)

@@ -196,6 +196,21 @@ typedef enum edgecache_status {
    * not supported"). The last error names the offending part.
    */
   EDGECACHE_INVALID_SELECTOR = 16,
+  /**
+   * A getter asked for the key it is loading, on the same thread
+   * (directly or through other loads): waiting would never end, so the
+   * inner get fails at once.
+   */
+  EDGECACHE_RECURSIVE_LOAD = 17,
+  /**
+   * The getter returned without setting a value or an error.
+   */
+  EDGECACHE_NO_VALUE = 18,
+  /**
+   * The result is not ready yet (a ticket's load still runs): wait for
+   * the ready hook, then ask again. Not a failure.
+   */
+  EDGECACHE_PENDING = 19,
 } edgecache_status;
 
 /**
@@ -241,6 +256,15 @@ typedef struct edgecache_flight edgecache_flight;
  * thread-safe.
  */
 typedef struct edgecache_group edgecache_group;
+
+/**
+ * One caller's part in a group load that missed the cache: the leader
+ * (must load, complete or fail it; freeing it unfinished abandons the
+ * load and its waiters rejoin) or a waiter. Owned by the caller that began
+ * it; release with `edgecache_group_ticket_free`. Not thread-safe: use it
+ * from one thread at a time (it may move between threads).
+ */
+typedef struct edgecache_group_ticket edgecache_group_ticket;
 
 /**
  * One stored object. Owned (`edgecache_item_free`) when a call returned
@@ -348,6 +372,27 @@ typedef void (*edgecache_release_fn)(void *user_data);
  * reported error, on any thread.
  */
 typedef void (*edgecache_release_code_fn)(void *user_data, uint64_t code);
+
+/**
+ * A completion hook: called once with its `user_data` when what it waits
+ * for is ready (a ticket's load ended, a watcher has something to read, a
+ * watch cache reached a resourceVersion).
+ *
+ * Rules, the same for every `..._on_ready` function:
+ * - It runs exactly once: at once, on the registering thread and before
+ *   the registering call returns, if the thing is ready already; otherwise
+ *   later on the thread that makes it ready (a getter's, a writer's, a
+ *   closer's), after every lock of the library is dropped.
+ * - It may call any edgecache function, but it delays that thread: keep it
+ *   short (signal a condition variable, write to an eventfd, close a
+ *   channel) and read the result from the waiting side.
+ * - It is never dropped unrun, except by an explicit cancel that says so
+ *   (`edgecache_watch_cache_cancel_fresh`): freeing a ticket or a watcher
+ *   does not stop a hook already registered (a freed watcher closes, which
+ *   runs it). So `user_data` must stay valid until the hook has run.
+ * - It must not unwind (no C++ exception, no longjmp out of it).
+ */
+typedef void (*edgecache_ready_fn)(void *user_data);
 
 /**
  * Loads the value for a key into `sink`.
@@ -1080,6 +1125,33 @@ enum edgecache_status edgecache_ticket_wait(struct edgecache_ticket *ticket_ptr,
                                             struct edgecache_error **out_err);
 
 /**
+ * Waiter: registers `ready(user_data)` to run once the leader completes,
+ * fails or is freed (see `edgecache_ready_fn` for when and where); then
+ * `edgecache_ticket_result` has the result. On a finished ticket it runs at
+ * once. `EDGECACHE_WRONG_STATE` for a leader.
+ *
+ * # Safety
+ * `ticket_ptr` is a live ticket; `ready` is callable with `user_data` from
+ * any thread until it has run.
+ */
+enum edgecache_status edgecache_ticket_on_ready(struct edgecache_ticket *ticket_ptr,
+                                                edgecache_ready_fn ready,
+                                                void *user_data);
+
+/**
+ * Waiter: the result without blocking, as `edgecache_ticket_wait` writes
+ * it (the ticket is finished afterwards), or `EDGECACHE_PENDING` while the
+ * load runs. `EDGECACHE_WRONG_STATE` for a leader or a finished ticket.
+ *
+ * # Safety
+ * `ticket_ptr` is a live ticket; `out` is writable; `out_err` NULL or
+ * writable.
+ */
+enum edgecache_status edgecache_ticket_result(struct edgecache_ticket *ticket_ptr,
+                                              struct edgecache_bytes *out,
+                                              struct edgecache_error **out_err);
+
+/**
  * Releases a ticket. A leader that has not completed is abandoned: its
  * waiters get `EDGECACHE_ABANDONED` and the key is free. NULL is a no-op.
  *
@@ -1090,7 +1162,8 @@ enum edgecache_status edgecache_ticket_wait(struct edgecache_ticket *ticket_ptr,
 void edgecache_ticket_free(struct edgecache_ticket *ticket_ptr);
 
 /**
- * Sets the loaded value (copied). A second call replaces the first.
+ * Sets the loaded value (copied). A second call replaces the first; a
+ * value and an error both set count as the error.
  *
  * # Safety
  * `sink` is the sink passed to the running getter; `data` is `(NULL, 0)` or
@@ -1107,7 +1180,8 @@ enum edgecache_status edgecache_sink_set_bytes(struct edgecache_sink *sink,
  * Every caller waiting on this load receives them through
  * `edgecache_error`. The group's `release_error` hook gets this code once
  * no caller holds the error any more. The getter must still return
- * nonzero.
+ * nonzero. A second call replaces the first error, whose code is released
+ * at once.
  *
  * # Safety
  * As `edgecache_sink_set_bytes`.
@@ -1231,14 +1305,18 @@ enum edgecache_status edgecache_group_get_cached(const struct edgecache_group *g
                                                  struct edgecache_bytes *out);
 
 /**
- * Counts one get that missed and joined a load in flight without calling
- * the group (one more `gets` and `loads`): for bindings that park their
- * own waiters and let one caller per key call `edgecache_group_get_with`.
+ * Whether the group was made by `edgecache_group_new` with this `getter`;
+ * if so, writes its `user_data` to `*out_user_data` and returns
+ * `EDGECACHE_OK`, else `EDGECACHE_NOT_FOUND` (a group made with another
+ * getter, or from another language). A binding uses it to find its own
+ * context for a group it got from `edgecache_group_lookup`.
  *
  * # Safety
- * `group` is a live handle.
+ * `group` is a live handle; `out_user_data` is writable.
  */
-enum edgecache_status edgecache_group_count_joined(const struct edgecache_group *group);
+enum edgecache_status edgecache_group_getter_data(const struct edgecache_group *group,
+                                                  edgecache_getter_fn getter,
+                                                  void **out_user_data);
 
 /**
  * Finds the registered group named `name` (UTF-8, `name_len` bytes) and
@@ -1320,6 +1398,142 @@ enum edgecache_status edgecache_group_close(const struct edgecache_group *group)
  * used or freed again (must not be called twice).
  */
 void edgecache_group_free(struct edgecache_group *group);
+
+/**
+ * Starts a get of `key` without blocking. A hit: `EDGECACHE_OK`, the value
+ * in `*out` (free it with `edgecache_bytes_free`) and NULL in
+ * `*out_ticket`. A miss: `EDGECACHE_PENDING` and a ticket in `*out_ticket`
+ * (`edgecache_group_ticket_is_leader` tells its role). Counted as
+ * `edgecache_group_get` counts. `EDGECACHE_CLOSED` after close.
+ *
+ * # Safety
+ * `group` is a live handle; `key` is `(NULL, 0)` or valid for `key_len`
+ * bytes; `out` and `out_ticket` are writable.
+ */
+enum edgecache_status edgecache_group_begin(const struct edgecache_group *group,
+                                            const uint8_t *key,
+                                            size_t key_len,
+                                            struct edgecache_bytes *out,
+                                            struct edgecache_group_ticket **out_ticket);
+
+/**
+ * As `edgecache_group_begin`, for a waiter whose result was
+ * `EDGECACHE_ABANDONED`: takes the key again without counting another get.
+ *
+ * # Safety
+ * As `edgecache_group_begin`.
+ */
+enum edgecache_status edgecache_group_rejoin(const struct edgecache_group *group,
+                                             const uint8_t *key,
+                                             size_t key_len,
+                                             struct edgecache_bytes *out,
+                                             struct edgecache_group_ticket **out_ticket);
+
+/**
+ * True when `t` is a leader that has not finished (false for NULL).
+ *
+ * # Safety
+ * `t` is NULL or a live ticket.
+ */
+bool edgecache_group_ticket_is_leader(const struct edgecache_group_ticket *t);
+
+/**
+ * Leader: loads the key on this thread the group's own way (the owning
+ * peer, then the group's getter, which sees `call_data` through
+ * `edgecache_sink_call_data`), publishes the result to every waiter, and
+ * writes it as `edgecache_group_get` does. The ticket is finished
+ * afterwards (free it). `EDGECACHE_WRONG_STATE` for a waiter or a finished
+ * ticket.
+ *
+ * # Safety
+ * `t` is a live ticket; `out` is writable; `out_err` is NULL or writable.
+ */
+enum edgecache_status edgecache_group_ticket_load(struct edgecache_group_ticket *t,
+                                                  void *call_data,
+                                                  struct edgecache_bytes *out,
+                                                  struct edgecache_error **out_err);
+
+/**
+ * Leader: publishes a value the caller loaded itself (copied): it goes to
+ * the main cache and to every waiter, counted as a local load. The ticket
+ * is finished afterwards.
+ *
+ * # Safety
+ * `t` is a live ticket; `data` is `(NULL, 0)` or valid for `len` bytes.
+ */
+enum edgecache_status edgecache_group_ticket_complete(struct edgecache_group_ticket *t,
+                                                      const uint8_t *data,
+                                                      size_t len);
+
+/**
+ * Leader: publishes a failure of the caller's own getter: every waiter gets
+ * `EDGECACHE_GETTER_FAILED` with this `code` and message, exactly as from
+ * `edgecache_sink_set_error` (the group's `release_error` hook gets the
+ * code when a group made by `edgecache_group_new` holds it no more). With
+ * `no_value` true the failure is `EDGECACHE_NO_VALUE` instead (the getter
+ * set nothing; `code` and the message are ignored). The ticket is finished
+ * afterwards.
+ *
+ * # Safety
+ * `t` is a live ticket; `msg` is `(NULL, 0)` or valid for `msg_len` bytes.
+ */
+enum edgecache_status edgecache_group_ticket_fail(struct edgecache_group_ticket *t,
+                                                  bool no_value,
+                                                  uint64_t code,
+                                                  const uint8_t *msg,
+                                                  size_t msg_len);
+
+/**
+ * Waiter: registers `ready(user_data)` to run once the load ends (see
+ * `edgecache_ready_fn` for when and where). On a finished ticket it runs at
+ * once. `EDGECACHE_WRONG_STATE` for a leader (it is the one that ends the
+ * load).
+ *
+ * # Safety
+ * `t` is a live ticket; `ready` is callable with `user_data` from any
+ * thread until it has run.
+ */
+enum edgecache_status edgecache_group_ticket_on_ready(struct edgecache_group_ticket *t,
+                                                      edgecache_ready_fn ready,
+                                                      void *user_data);
+
+/**
+ * Waiter: the result if the load has ended, as `edgecache_group_get`
+ * writes it (the ticket is finished afterwards); `EDGECACHE_PENDING` while
+ * it runs. `EDGECACHE_ABANDONED`: the leader left, call
+ * `edgecache_group_rejoin`. `EDGECACHE_WRONG_STATE` for a leader or a
+ * finished ticket.
+ *
+ * # Safety
+ * `t` is a live ticket; `out` is writable; `out_err` is NULL or writable.
+ */
+enum edgecache_status edgecache_group_ticket_result(struct edgecache_group_ticket *t,
+                                                    struct edgecache_bytes *out,
+                                                    struct edgecache_error **out_err);
+
+/**
+ * Waiter: blocks up to `timeout_ms` (`EDGECACHE_WAIT_FOREVER`: no limit)
+ * for the result, then as `edgecache_group_ticket_result`;
+ * `EDGECACHE_TIMEOUT` (with an error as for `edgecache_group_get`) when
+ * time ran out (the ticket stays usable).
+ *
+ * # Safety
+ * As `edgecache_group_ticket_result`.
+ */
+enum edgecache_status edgecache_group_ticket_wait(struct edgecache_group_ticket *t,
+                                                  uint64_t timeout_ms,
+                                                  struct edgecache_bytes *out,
+                                                  struct edgecache_error **out_err);
+
+/**
+ * Releases a ticket. A leader that has not finished abandons its load: its
+ * waiters get `EDGECACHE_ABANDONED` and rejoin. A waiter's registered hook
+ * still runs when the load ends. NULL is a no-op.
+ *
+ * # Safety
+ * `t` is NULL or a live ticket no other thread is using; not used again.
+ */
+void edgecache_group_ticket_free(struct edgecache_group_ticket *t);
 
 /**
  * Initialises the request at `req`, which the caller declares `size`
@@ -1861,6 +2075,59 @@ void edgecache_item_list_free(struct edgecache_item_list *l);
  * `out` is NULL or valid for one `edgecache_watch_error` write.
  */
 enum edgecache_status edgecache_watch_last_error(struct edgecache_watch_error *out);
+
+/**
+ * Registers `ready(user_data)` to run once `w` has something to read: an
+ * event, its close, or a due periodic bookmark (see `edgecache_ready_fn`
+ * for when and where; it runs at once if there is something already).
+ * Then `edgecache_watcher_next` with timeout 0 reads it.
+ *
+ * `*out_recheck_ms` (may be NULL) gets, when the hook was kept for later,
+ * the milliseconds until the next periodic bookmark is due (nothing runs
+ * the hook for it: call `edgecache_watcher_next` again after that long);
+ * `EDGECACHE_WAIT_FOREVER` when there is none or the hook already ran.
+ *
+ * Every registered hook runs: a watcher always closes, at the latest when
+ * it is freed (`edgecache_watcher_free` runs what is pending).
+ *
+ * # Safety
+ * `w` is live; `ready` is callable with `user_data` from any thread until
+ * it has run; `out_recheck_ms` is NULL or writable.
+ */
+enum edgecache_status edgecache_watcher_on_ready(const struct edgecache_watcher *w,
+                                                 edgecache_ready_fn ready,
+                                                 void *user_data,
+                                                 uint64_t *out_recheck_ms);
+
+/**
+ * Registers `ready(user_data)` to run once the cache has seen
+ * resourceVersion `rv` or is closed (then check with
+ * `edgecache_watch_cache_wait_until_fresh` and timeout 0). If it has
+ * already, the hook runs at once and `*out_id` gets 0; otherwise `*out_id`
+ * gets a nonzero id for `edgecache_watch_cache_cancel_fresh`. There is no
+ * timeout: a caller that stops waiting cancels.
+ *
+ * # Safety
+ * `wc` is live; `ready` is callable with `user_data` from any thread until
+ * it has run or was cancelled; `out_id` is NULL or writable.
+ */
+enum edgecache_status edgecache_watch_cache_on_fresh(const struct edgecache_watch_cache *wc,
+                                                     uint64_t rv,
+                                                     edgecache_ready_fn ready,
+                                                     void *user_data,
+                                                     uint64_t *out_id);
+
+/**
+ * Cancels a freshness hook: `*out_cancelled` (may be NULL) is true when it
+ * was still pending and now never runs (its `user_data` is the caller's
+ * again), false when it has run or is running (or `id` is 0 or unknown).
+ *
+ * # Safety
+ * `wc` is live; `out_cancelled` is NULL or writable.
+ */
+enum edgecache_status edgecache_watch_cache_cancel_fresh(const struct edgecache_watch_cache *wc,
+                                                         uint64_t id,
+                                                         bool *out_cancelled);
 
 /**
  * Initialises the request at `req`, which the caller declares `size`

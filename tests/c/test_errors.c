@@ -120,7 +120,7 @@ static void group_intact(const edgecache_group *g) {
 /* ---- status messages and the last error ---- */
 
 static void test_status_messages(void) {
-    for (uint32_t s = 0; s <= EDGECACHE_INVALID_SELECTOR; s++) {
+    for (uint32_t s = 0; s <= EDGECACHE_PENDING; s++) {
         char buf[128];
         size_t len = 0;
         CHECK_OK(edgecache_status_message(s, buf, sizeof buf, &len));
@@ -128,7 +128,7 @@ static void test_status_messages(void) {
         CHECK_OK(edgecache_status_message(s, buf, sizeof buf, NULL));
     }
     /* Unknown values are refused, not read out of bounds. */
-    const uint32_t bad[] = {EDGECACHE_INVALID_SELECTOR + 1, 18, 100, 0x7FFFFFFFu, 0xFFFFFFFFu};
+    const uint32_t bad[] = {EDGECACHE_PENDING + 1, 20, 100, 0x7FFFFFFFu, 0xFFFFFFFFu};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char buf[128];
         size_t len = 0;
@@ -538,8 +538,17 @@ static void test_misbehaving_getters(void) {
     expect_getter_failure(g, "rc:1", 0, "the getter returned -7 without setting an error");
     group_intact(g);
 
-    /* Zero without a value: likewise code 0 and no release_error call. */
-    expect_getter_failure(g, "zero:1", 0, "the getter returned 0 but set no value");
+    /* Zero without a value: EDGECACHE_NO_VALUE (the contract's "a getter
+     * that sets nothing"), no code and no release_error call. */
+    {
+        edgecache_bytes nb = {NULL, 0};
+        edgecache_error *nerr = NULL;
+        CHECK_STATUS(edgecache_group_get(g, LIT("zero:1"), EDGECACHE_WAIT_FOREVER, &nb, &nerr), EDGECACHE_NO_VALUE);
+        CHECK(nb.data == NULL && nerr != NULL);
+        CHECK_STATUS(edgecache_error_status(nerr), EDGECACHE_NO_VALUE);
+        CHECK(edgecache_error_code(nerr) == 0);
+        edgecache_error_free(nerr);
+    }
     CHECK(atomic_load(&gs.errors_released) == released);
     group_intact(g);
 

@@ -122,6 +122,8 @@ impl ErrorInfo {
             E::Timeout => edgecache_status::EDGECACHE_TIMEOUT,
             E::DuplicateGroup(_) => edgecache_status::EDGECACHE_DUPLICATE_GROUP,
             E::Closed => edgecache_status::EDGECACHE_CLOSED,
+            E::RecursiveLoad => edgecache_status::EDGECACHE_RECURSIVE_LOAD,
+            E::NoValue => edgecache_status::EDGECACHE_NO_VALUE,
             _ => edgecache_status::EDGECACHE_INVALID_ARGUMENT,
         };
         let (code, message, source) = match e {

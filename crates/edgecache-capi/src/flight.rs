@@ -307,14 +307,75 @@ pub unsafe extern "C" fn edgecache_ticket_wait(
             return unsafe { crate::group::deliver(Err(edgecache::Error::Timeout), out, out_err) };
         };
         *t = TicketState::Done;
-        let r = outcome.map_err(|e| match e {
-            FlightError::Failed(c) => edgecache::Error::Getter(c),
-            FlightError::LoaderPanicked(m) => edgecache::Error::LoaderPanicked(m),
-            FlightError::Timeout => edgecache::Error::Timeout,
-            _ => edgecache::Error::Abandoned,
-        });
         // SAFETY: `out` checked; `out_err` NULL or writable by promise.
-        unsafe { crate::group::deliver(r, out, out_err) }
+        unsafe { crate::group::deliver(as_group_result(outcome), out, out_err) }
+    }
+}
+
+/// A flight outcome in the group's error terms (for `deliver`).
+fn as_group_result(outcome: Result<Value, FlightError<Arc<CError>>>) -> Result<Value, edgecache::Error> {
+    outcome.map_err(|e| match e {
+        FlightError::Failed(c) => edgecache::Error::Getter(c),
+        FlightError::LoaderPanicked(m) => edgecache::Error::LoaderPanicked(m),
+        FlightError::Timeout => edgecache::Error::Timeout,
+        FlightError::RecursiveLoad => edgecache::Error::RecursiveLoad,
+        _ => edgecache::Error::Abandoned,
+    })
+}
+
+/// Waiter: registers `ready(user_data)` to run once the leader completes,
+/// fails or is freed (see `edgecache_ready_fn` for when and where); then
+/// `edgecache_ticket_result` has the result. On a finished ticket it runs at
+/// once. `EDGECACHE_WRONG_STATE` for a leader.
+///
+/// # Safety
+/// `ticket_ptr` is a live ticket; `ready` is callable with `user_data` from
+/// any thread until it has run.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_ticket_on_ready(
+    ticket_ptr: *mut edgecache_ticket,
+    ready: crate::ready::edgecache_ready_fn,
+    user_data: *mut c_void,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        let t = unsafe { tri!(ticket(ticket_ptr)) };
+        let hook = tri!(crate::ready::ReadyHook::new(ready, user_data));
+        match t {
+            TicketState::Waiter(w) => w.on_ready(hook.into_fn()),
+            TicketState::Done => (hook.into_fn())(),
+            TicketState::Leader(..) => {
+                return fail(edgecache_status::EDGECACHE_WRONG_STATE, "a leader ticket has no ready hook: it ends the load");
+            }
+        }
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
+/// Waiter: the result without blocking, as `edgecache_ticket_wait` writes
+/// it (the ticket is finished afterwards), or `EDGECACHE_PENDING` while the
+/// load runs. `EDGECACHE_WRONG_STATE` for a leader or a finished ticket.
+///
+/// # Safety
+/// `ticket_ptr` is a live ticket; `out` is writable; `out_err` NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_ticket_result(
+    ticket_ptr: *mut edgecache_ticket,
+    out: *mut edgecache_bytes,
+    out_err: *mut *mut edgecache_error,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        let t = unsafe { tri!(ticket(ticket_ptr)) };
+        tri!(check_out(out, "out"));
+        let TicketState::Waiter(w) = &*t else {
+            return fail(edgecache_status::EDGECACHE_WRONG_STATE, "only a waiter ticket that has not finished has a result");
+        };
+        let Some(outcome) = w.try_result() else { return edgecache_status::EDGECACHE_PENDING };
+        *t = TicketState::Done;
+        // SAFETY: `out` checked; `out_err` NULL or writable by promise.
+        unsafe { crate::group::deliver(as_group_result(outcome), out, out_err) }
     }
 }
 

@@ -38,7 +38,11 @@ pub type edgecache_getter_fn = Option<
 /// Where a getter puts its result.
 pub(crate) struct Sink {
     value: Option<Value>,
-    error: Option<(u64, String)>,
+    /// Built when set, so that a second `edgecache_sink_set_error` drops
+    /// (and so releases) the first one's code.
+    error: Option<CError>,
+    /// The group's hooks, which release an error's code.
+    hooks: Arc<Hooks>,
     /// The `call_data` of the get that runs this load.
     call_data: *mut c_void,
 }
@@ -52,10 +56,10 @@ thread_local! {
 
 /// Sets this thread's call data for the life of the guard, restoring the
 /// outer call's on drop (a getter may call another group's get).
-struct CallData(*mut c_void);
+pub(crate) struct CallData(*mut c_void);
 
 impl CallData {
-    fn enter(data: *mut c_void) -> CallData {
+    pub(crate) fn enter(data: *mut c_void) -> CallData {
         CallData(CALL_DATA.with(|c| c.replace(data)))
     }
 }
@@ -87,7 +91,8 @@ pub struct edgecache_sink {
 
 opaque!(edgecache_sink => Sink);
 
-/// Sets the loaded value (copied). A second call replaces the first.
+/// Sets the loaded value (copied). A second call replaces the first; a
+/// value and an error both set count as the error.
 ///
 /// # Safety
 /// `sink` is the sink passed to the running getter; `data` is `(NULL, 0)` or
@@ -116,7 +121,8 @@ pub unsafe extern "C" fn edgecache_sink_set_bytes(
 /// Every caller waiting on this load receives them through
 /// `edgecache_error`. The group's `release_error` hook gets this code once
 /// no caller holds the error any more. The getter must still return
-/// nonzero.
+/// nonzero. A second call replaces the first error, whose code is released
+/// at once.
 ///
 /// # Safety
 /// As `edgecache_sink_set_bytes`.
@@ -133,7 +139,9 @@ pub unsafe extern "C" fn edgecache_sink_set_error(
         let msg = unsafe { tri!(slice(msg, msg_len, "msg")) };
         // SAFETY: as in `edgecache_sink_set_bytes`.
         let s = unsafe { &mut *sink.cast::<Sink>() };
-        s.error = Some((code, String::from_utf8_lossy(msg).into_owned()));
+        let e = CError { code, message: String::from_utf8_lossy(msg).into_owned(), hooks: Some(Arc::clone(&s.hooks)) };
+        // The replaced error, if any, releases its code as it drops.
+        s.error = Some(e);
         edgecache_status::EDGECACHE_OK
     }
 }
@@ -156,16 +164,32 @@ pub unsafe extern "C" fn edgecache_sink_call_data(sink: *const edgecache_sink) -
     }
 }
 
-/// The getter's context: the function and the creator's hooks.
-struct CGetter {
-    f: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut edgecache_sink) -> i32,
-    hooks: Arc<Hooks>,
+/// The getter's context: the function and the creator's hooks. Kept as the
+/// group's binding data too, so any handle finds them
+/// (`edgecache_group_getter_data`, the ticket functions).
+#[derive(Clone)]
+pub(crate) struct CGetter {
+    pub(crate) f: unsafe extern "C" fn(*mut c_void, *const u8, usize, *mut edgecache_sink) -> i32,
+    pub(crate) hooks: Arc<Hooks>,
 }
 
 impl edgecache::Getter for CGetter {
     fn get(&self, key: &[u8]) -> Result<Value, GetterError> {
         let call_data = CALL_DATA.with(Cell::get);
-        let mut sink = Sink { value: None, error: None, call_data };
+        // SAFETY: `call_data` is what this thread's get passed; it only
+        // travels back to the getter.
+        unsafe { self.call(key, call_data) }
+    }
+}
+
+impl CGetter {
+    /// Runs the C getter for `key` with `call_data` in its sink.
+    ///
+    /// # Safety
+    /// `call_data` is whatever the caller of the get passed (never
+    /// dereferenced here).
+    pub(crate) unsafe fn call(&self, key: &[u8], call_data: *mut c_void) -> Result<Value, GetterError> {
+        let mut sink = Sink { value: None, error: None, hooks: Arc::clone(&self.hooks), call_data };
         let sink_ptr = (&raw mut sink).cast::<edgecache_sink>();
         // SAFETY: the creator promised `f` is callable with `user_data` from
         // any thread; `key` and `sink` outlive the call.
@@ -175,10 +199,8 @@ impl edgecache::Getter for CGetter {
         let made_up = |message: String| -> GetterError { Arc::new(CError { code: 0, message, hooks: None }) };
         match (rc, sink.value, sink.error) {
             (0, Some(v), None) => Ok(v),
-            (_, _, Some((code, message))) => {
-                Err(Arc::new(CError { code, message, hooks: Some(Arc::clone(&self.hooks)) }))
-            }
-            (0, None, None) => Err(made_up("the getter returned 0 but set no value".to_owned())),
+            (_, _, Some(e)) => Err(Arc::new(e)),
+            (0, None, None) => Err(Arc::new(edgecache::NoValue)),
             (rc, _, None) => Err(made_up(format!("the getter returned {rc} without setting an error"))),
         }
     }
@@ -288,7 +310,7 @@ pub unsafe extern "C" fn edgecache_group_new(
         let hooks =
             Arc::new(Hooks { user_data, release_data: release, release_code: release_error, armed: false.into() });
         let getter = CGetter { f, hooks: Arc::clone(&hooks) };
-        let opts = GroupOptions::default().ttl(ttl(ttl_ms));
+        let opts = GroupOptions::default().ttl(ttl(ttl_ms)).binding_data(Arc::new(getter.clone()));
         match Group::with_options(name, cache_bytes, getter, opts) {
             Ok(g) => {
                 hooks.armed.store(true, std::sync::atomic::Ordering::Release);
@@ -486,19 +508,38 @@ pub unsafe extern "C" fn edgecache_group_get_cached(
     }
 }
 
-/// Counts one get that missed and joined a load in flight without calling
-/// the group (one more `gets` and `loads`): for bindings that park their
-/// own waiters and let one caller per key call `edgecache_group_get_with`.
+/// Whether the group was made by `edgecache_group_new` with this `getter`;
+/// if so, writes its `user_data` to `*out_user_data` and returns
+/// `EDGECACHE_OK`, else `EDGECACHE_NOT_FOUND` (a group made with another
+/// getter, or from another language). A binding uses it to find its own
+/// context for a group it got from `edgecache_group_lookup`.
 ///
 /// # Safety
-/// `group` is a live handle.
+/// `group` is a live handle; `out_user_data` is writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn edgecache_group_count_joined(group: *const edgecache_group) -> edgecache_status {
+pub unsafe extern "C" fn edgecache_group_getter_data(
+    group: *const edgecache_group,
+    getter: edgecache_getter_fn,
+    out_user_data: *mut *mut c_void,
+) -> edgecache_status {
     ffi_boundary! {
         // SAFETY: the caller's promise, checked for NULL.
-        unsafe { tri!(try_ref(group)) }.count_joined();
-        edgecache_status::EDGECACHE_OK
+        let g = unsafe { tri!(try_ref(group)) };
+        tri!(check_out(out_user_data, "out_user_data"));
+        match (c_getter(g), getter) {
+            (Some(c), Some(f)) if std::ptr::fn_addr_eq(c.f, f) => {
+                // SAFETY: checked; writable by promise.
+                unsafe { write_out(out_user_data, c.hooks.user_data) };
+                edgecache_status::EDGECACHE_OK
+            }
+            _ => edgecache_status::EDGECACHE_NOT_FOUND,
+        }
     }
+}
+
+/// The C getter of a group made by `edgecache_group_new`.
+pub(crate) fn c_getter(g: &Group) -> Option<&CGetter> {
+    g.binding_data()?.downcast_ref::<CGetter>()
 }
 
 /// Finds the registered group named `name` (UTF-8, `name_len` bytes) and

@@ -57,6 +57,15 @@ pub enum edgecache_status {
     /// watch cache does not extract (HTTP 400, the apiserver's "field label
     /// not supported"). The last error names the offending part.
     EDGECACHE_INVALID_SELECTOR = 16,
+    /// A getter asked for the key it is loading, on the same thread
+    /// (directly or through other loads): waiting would never end, so the
+    /// inner get fails at once.
+    EDGECACHE_RECURSIVE_LOAD = 17,
+    /// The getter returned without setting a value or an error.
+    EDGECACHE_NO_VALUE = 18,
+    /// The result is not ready yet (a ticket's load still runs): wait for
+    /// the ready hook, then ask again. Not a failure.
+    EDGECACHE_PENDING = 19,
 }
 
 impl edgecache_status {
@@ -80,6 +89,9 @@ impl edgecache_status {
             EDGECACHE_WRONG_STATE => "the call does not fit the object's state",
             EDGECACHE_CANCELLED => "cancelled by the caller",
             EDGECACHE_INVALID_SELECTOR => "invalid label or field selector",
+            EDGECACHE_RECURSIVE_LOAD => "recursive load: the getter asked for the key it is loading",
+            EDGECACHE_NO_VALUE => "the getter returned without setting a value",
+            EDGECACHE_PENDING => "the result is not ready yet",
         }
     }
 
@@ -104,6 +116,9 @@ impl edgecache_status {
             14 => EDGECACHE_WRONG_STATE,
             15 => EDGECACHE_CANCELLED,
             16 => EDGECACHE_INVALID_SELECTOR,
+            17 => EDGECACHE_RECURSIVE_LOAD,
+            18 => EDGECACHE_NO_VALUE,
+            19 => EDGECACHE_PENDING,
             _ => return None,
         })
     }

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::lru::{CacheStats, Rule, Store, Value, default_shards};
 
 /// A byte-bounded LRU cache, safe to share between threads.
@@ -36,20 +37,41 @@ impl fmt::Debug for Cache {
 }
 
 impl Cache {
-    /// A cache holding at most `max_bytes` of keys and values. `max_bytes <=
+    /// A cache holding at most `max_bytes` of keys and values. `max_bytes ==
     /// 0` makes a cache that keeps nothing (every `get` misses).
     ///
     /// The shard count is chosen from the budget (one shard, and so exact
     /// LRU, below 8 KiB); [`with_shards`](Self::with_shards) sets it.
+    ///
+    /// # Panics
+    /// On a negative `max_bytes` (the contract's invalid argument);
+    /// [`try_new`](Self::try_new) returns it as an error instead.
     pub fn new(max_bytes: i64) -> Self {
-        let shards = default_shards(u64::try_from(max_bytes).unwrap_or(0));
-        Self::with_shards(max_bytes, shards)
+        match Self::try_new(max_bytes) {
+            Ok(c) => c,
+            Err(e) => panic!("Cache::new: {e}"),
+        }
+    }
+
+    /// [`new`](Self::new), with a negative budget as an error.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a negative `max_bytes`.
+    pub fn try_new(max_bytes: i64) -> Result<Self, Error> {
+        let budget = check_budget(max_bytes)?;
+        Ok(Self::with_shards(max_bytes, default_shards(budget)))
     }
 
     /// Like [`new`](Self::new) with an explicit shard count (rounded up to a
     /// power of two, clamped to 1..=1024). One shard gives exact LRU order;
     /// more shards let hits on different keys run in parallel.
+    ///
+    /// # Panics
+    /// As [`new`](Self::new).
     pub fn with_shards(max_bytes: i64, shards: usize) -> Self {
+        if let Err(e) = check_budget(max_bytes) {
+            panic!("Cache::with_shards: {e}");
+        }
         Cache { store: Store::new(max_bytes, 1, shards, Rule::Single) }
     }
 
@@ -116,7 +138,12 @@ impl Cache {
     /// Returns false when nothing was kept: the entry alone is larger than
     /// the budget (any older entry for `key` is removed then, so a stale
     /// value is never served). That is not an error.
+    ///
+    /// # Panics
+    /// On a zero `ttl` (the contract's invalid argument: `None` is how "no
+    /// expiry" is spelled); nothing is stored or removed then.
     pub fn set(&self, key: &[u8], value: impl Into<Value>, ttl: Option<Duration>) -> bool {
+        assert!(!ttl.is_some_and(|t| t.is_zero()), "Cache::set: a zero TTL; None means no expiry");
         self.store.insert(0, key, value.into(), ttl, || true)
     }
 
@@ -158,4 +185,10 @@ impl Cache {
     pub fn check_invariants(&self) {
         self.store.check_invariants();
     }
+}
+
+/// The budget as bytes, or the contract's error for a negative one.
+pub(crate) fn check_budget(max_bytes: i64) -> Result<u64, Error> {
+    u64::try_from(max_bytes)
+        .map_err(|_| Error::InvalidArgument(format!("the byte budget is negative ({max_bytes}); 0 disables caching")))
 }

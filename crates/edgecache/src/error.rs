@@ -29,6 +29,15 @@ pub enum Error {
     PeersAlreadyRegistered,
     /// The group was closed.
     Closed,
+    /// The getter asked for its own key (on the same thread, directly or
+    /// through other loads): waiting for itself would never end. Nothing
+    /// was loaded for this caller; the outer load goes on.
+    RecursiveLoad,
+    /// The getter returned without setting a value (a binding's getter that
+    /// set nothing; an empty value is a value, this is its absence).
+    NoValue,
+    /// An argument has no meaning (a negative budget, a zero TTL).
+    InvalidArgument(String),
 }
 
 impl fmt::Display for Error {
@@ -41,6 +50,11 @@ impl fmt::Display for Error {
             Error::DuplicateGroup(n) => write!(f, "a group named {n:?} is already registered"),
             Error::PeersAlreadyRegistered => f.write_str("peers are already registered for this group"),
             Error::Closed => f.write_str("the group is closed"),
+            Error::RecursiveLoad => {
+                f.write_str("recursive load: the getter asked for the key it is loading, on the same thread")
+            }
+            Error::NoValue => f.write_str("the getter returned without setting a value"),
+            Error::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
         }
     }
 }
@@ -62,6 +76,7 @@ impl From<crate::flight::FlightError<Error>> for Error {
             FlightError::LoaderPanicked(m) => Error::LoaderPanicked(m),
             FlightError::Abandoned => Error::Abandoned,
             FlightError::Timeout => Error::Timeout,
+            FlightError::RecursiveLoad => Error::RecursiveLoad,
         }
     }
 }

@@ -12,7 +12,17 @@
 //! - [`Flight::begin`] hands out a [`Ticket`] for callers that cannot pass a
 //!   closure across their boundary (a C program, a Go goroutine): a
 //!   [`Leader`] publishes with [`Leader::complete`], a [`Waiter`] blocks in
-//!   [`Waiter::wait`] or polls with [`Waiter::wait_for`].
+//!   [`Waiter::wait`], polls with [`Waiter::wait_for`], or registers a
+//!   completion [hook](crate::hook) with [`Waiter::on_ready`] and reads the
+//!   result with [`Waiter::try_result`] once it has run.
+//!
+//! # Recursive loads
+//! A loader that asks for its own key on the same thread (directly, or
+//! through a chain of loads) would wait for itself forever. While
+//! [`Flight::run`] runs a loader, the thread is marked as that call's
+//! leader; a [`begin`](Flight::begin) for the same call on the same thread
+//! gives a waiter whose every wait fails at once with
+//! [`FlightError::RecursiveLoad`] (and whose hook runs at once).
 //!
 //! # Concurrent calls on the same key
 //! Exactly one leader exists per key at a time. Completion is driven by the
@@ -41,6 +51,7 @@ use std::hash::Hash;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
+use crate::hook::{self, Hook};
 use crate::sync::{Arc, Condvar, Mutex, lock, wait, wait_timeout};
 
 /// Why a flight produced no value.
@@ -62,6 +73,9 @@ pub enum FlightError<E> {
     /// This waiter gave up after its timeout. The load goes on for the
     /// others.
     Timeout,
+    /// The caller asked for a key whose load its own thread is running (a
+    /// loader asking for its own key): waiting would never end.
+    RecursiveLoad,
 }
 
 impl<E: fmt::Display> fmt::Display for FlightError<E> {
@@ -71,6 +85,9 @@ impl<E: fmt::Display> fmt::Display for FlightError<E> {
             FlightError::LoaderPanicked(msg) => write!(f, "loader panicked: {msg}"),
             FlightError::Abandoned => f.write_str("the leading call was abandoned before it completed"),
             FlightError::Timeout => f.write_str("timed out waiting for the load in flight"),
+            FlightError::RecursiveLoad => {
+                f.write_str("recursive load: the key is being loaded by this same thread's loader")
+            }
         }
     }
 }
@@ -102,12 +119,75 @@ struct CallState<V, E> {
     /// lock is held and the call is still in the map, so once the call has
     /// left the map the count is final.
     dups: usize,
+    /// Completion hooks registered by waiters before the outcome was set;
+    /// taken (and run, after the lock is dropped) when it is set.
+    hooks: Vec<Hook>,
 }
 
 impl<V, E> Call<V, E> {
     fn new() -> Self {
-        Call { state: Mutex::new(CallState { outcome: None, dups: 0 }), done: Condvar::new() }
+        Call { state: Mutex::new(CallState { outcome: None, dups: 0, hooks: Vec::new() }), done: Condvar::new() }
     }
+}
+
+/// The calls whose loader runs on this thread, innermost last (as
+/// addresses: only compared, never dereferenced). Loom runs its threads on
+/// one OS thread, so the check is off in loom builds.
+#[cfg(not(loom))]
+mod leading {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static LEADING: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Marks this thread as running call `id`'s loader until dropped.
+    pub(crate) struct Mark(usize);
+
+    impl Mark {
+        pub(crate) fn new(id: usize) -> Mark {
+            LEADING.with(|l| l.borrow_mut().push(id));
+            Mark(id)
+        }
+    }
+
+    impl Drop for Mark {
+        fn drop(&mut self) {
+            LEADING.with(|l| {
+                let mut l = l.borrow_mut();
+                if let Some(pos) = l.iter().rposition(|x| *x == self.0) {
+                    l.remove(pos);
+                }
+            });
+        }
+    }
+
+    /// True when this thread is running call `id`'s loader.
+    pub(crate) fn is_leading(id: usize) -> bool {
+        LEADING.with(|l| l.borrow().contains(&id))
+    }
+}
+
+#[cfg(loom)]
+mod leading {
+    pub(crate) struct Mark;
+
+    impl Mark {
+        pub(crate) fn new(_id: usize) -> Mark {
+            Mark
+        }
+    }
+
+    pub(crate) fn is_leading(_id: usize) -> bool {
+        false
+    }
+}
+
+pub(crate) use leading::Mark;
+
+/// A call's identity for the recursion check.
+fn call_id<V, E>(call: &Arc<Call<V, E>>) -> usize {
+    Arc::as_ptr(call).cast::<u8>() as usize
 }
 
 /// Keys with a load in progress, hashed with foldhash (the map is on every
@@ -203,7 +283,10 @@ where
         F: FnOnce() -> Result<V, E>,
     {
         match self.begin(key) {
-            Ticket::Leader(leader) => match catch_unwind(AssertUnwindSafe(load)) {
+            Ticket::Leader(leader) => match catch_unwind(AssertUnwindSafe(|| {
+                let _mark = leader.mark();
+                load()
+            })) {
                 Ok(result) => leader.complete(result),
                 Err(payload) => {
                     let msg = panic_message(payload);
@@ -228,11 +311,16 @@ where
         let mut calls = lock(&self.inner.calls);
         if let Some(call) = calls.get(&key) {
             let call = Arc::clone(call);
+            if leading::is_leading(call_id(&call)) {
+                // Not counted in `dups`: this waiter never reads the outcome.
+                drop(calls);
+                return Ticket::Waiter(Waiter { call, recursive: true });
+            }
             // The call is in the map and we hold the map lock: the leader
             // cannot have read the final `dups` yet.
             lock(&call.state).dups += 1;
             drop(calls);
-            return Ticket::Waiter(Waiter { call });
+            return Ticket::Waiter(Waiter { call, recursive: false });
         }
         let call = Arc::new(Call::new());
         calls.insert(key.clone(), Arc::clone(&call));
@@ -305,6 +393,14 @@ impl<K: Hash + Eq, V: Clone, E: Clone> Leader<K, V, E> {
 }
 
 impl<K: Hash + Eq, V, E> Leader<K, V, E> {
+    /// Marks this thread as running this call's loader until the mark is
+    /// dropped: a [`Flight::begin`] of the same call on this thread then
+    /// gives a waiter that fails with [`FlightError::RecursiveLoad`]. For
+    /// code that runs the loader itself instead of through [`Flight::run`].
+    pub(crate) fn mark(&self) -> Mark {
+        Mark::new(call_id(&self.call))
+    }
+
     /// Frees the key if it is still ours. Returns the final number of
     /// waiters; 0 if the outcome was already published.
     fn detach(&mut self) -> usize {
@@ -319,10 +415,15 @@ impl<K: Hash + Eq, V, E> Leader<K, V, E> {
         lock(&self.call.state).dups
     }
 
-    /// Stores the outcome and wakes every waiter.
+    /// Stores the outcome, wakes every waiter, then runs the hooks
+    /// registered so far (with no lock held).
     fn store(&self, outcome: Outcome<V, E>) {
-        lock(&self.call.state).outcome = Some(outcome);
+        let mut st = lock(&self.call.state);
+        st.outcome = Some(outcome);
+        let hooks = std::mem::take(&mut st.hooks);
+        drop(st);
         self.call.done.notify_all();
+        hook::run_all(hooks);
     }
 }
 
@@ -349,6 +450,8 @@ impl<K: Hash + Eq, V, E> Drop for Leader<K, V, E> {
 /// load or the other waiters.
 pub struct Waiter<V, E> {
     call: Arc<Call<V, E>>,
+    /// The call's loader runs on the thread that made this waiter.
+    recursive: bool,
 }
 
 impl<V, E> fmt::Debug for Waiter<V, E> {
@@ -359,7 +462,15 @@ impl<V, E> fmt::Debug for Waiter<V, E> {
 
 impl<V: Clone, E: Clone> Waiter<V, E> {
     /// Blocks until the leader publishes, and returns its result.
+    ///
+    /// # Errors
+    /// The leader's error as [`FlightError::Failed`], or
+    /// [`FlightError::LoaderPanicked`], [`FlightError::Abandoned`];
+    /// [`FlightError::RecursiveLoad`] at once for a recursive waiter.
     pub fn wait(self) -> Result<V, FlightError<E>> {
+        if self.recursive {
+            return Err(FlightError::RecursiveLoad);
+        }
         let mut st = lock(&self.call.state);
         loop {
             if let Some(out) = &st.outcome {
@@ -388,6 +499,9 @@ impl<V: Clone, E: Clone> Waiter<V, E> {
     /// Meant for callers that must wake regularly (a Python binding checking
     /// for Ctrl-C); the waiter stays valid after `None`.
     pub fn wait_for(&self, dur: Duration) -> Option<Result<V, FlightError<E>>> {
+        if self.recursive {
+            return Some(Err(FlightError::RecursiveLoad));
+        }
         let mut st = lock(&self.call.state);
         if st.outcome.is_none() && !dur.is_zero() {
             st = wait_timeout(&self.call.done, st, dur);
@@ -395,9 +509,42 @@ impl<V: Clone, E: Clone> Waiter<V, E> {
         st.outcome.clone()
     }
 
-    /// True once the leader has published.
+    /// The result if the leader has published, without blocking; `None`
+    /// while the load runs. For a caller woken by its
+    /// [`on_ready`](Self::on_ready) hook, this is `Some`.
+    pub fn try_result(&self) -> Option<Result<V, FlightError<E>>> {
+        self.wait_for(Duration::ZERO)
+    }
+
+    /// True once the leader has published (always for a recursive waiter).
     pub fn is_done(&self) -> bool {
-        lock(&self.call.state).outcome.is_some()
+        self.recursive || lock(&self.call.state).outcome.is_some()
+    }
+
+    /// True when this waiter's load is run by its own thread's loader: every
+    /// wait fails with [`FlightError::RecursiveLoad`].
+    pub fn is_recursive(&self) -> bool {
+        self.recursive
+    }
+}
+
+impl<V, E> Waiter<V, E> {
+    /// Registers `hook` to run once the result is ready: at once, on this
+    /// thread, if it already is (or the waiter is recursive); otherwise on
+    /// the thread that completes the load, after the flight's locks are
+    /// dropped. It runs exactly once whatever happens to the leader
+    /// (completed, failed, panicked or dropped) and to this waiter (the
+    /// waiter may be dropped before it runs). See [`crate::hook`].
+    pub fn on_ready(&self, hook: impl FnOnce() + Send + 'static) {
+        if self.recursive {
+            return hook::run(Box::new(hook));
+        }
+        let mut st = lock(&self.call.state);
+        if st.outcome.is_some() {
+            drop(st);
+            return hook::run(Box::new(hook));
+        }
+        st.hooks.push(Box::new(hook));
     }
 }
 

@@ -11,7 +11,7 @@ use parking_lot::RwLock;
 
 use crate::counter::Counter;
 use crate::error::{Error, GetterError};
-use crate::flight::{Flight, Ticket, Waiter};
+use crate::flight::{Flight, FlightError, Leader, Ticket, Waiter};
 use crate::lru::{CacheStats, Rule, Store, Value, default_shards};
 
 /// Loads a value on a miss. The counterpart of groupcache's `Getter`.
@@ -102,11 +102,14 @@ pub struct GroupOptions {
     pub hot_sample: u32,
     /// Shards per cache; `None` picks from the budget.
     pub shards: Option<usize>,
+    /// Data of the binding that made the group (its getter's context), for
+    /// that binding to find again from any handle: [`Group::binding_data`].
+    pub binding_data: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Default for GroupOptions {
     fn default() -> Self {
-        GroupOptions { ttl: None, hot_sample: 10, shards: None }
+        GroupOptions { ttl: None, hot_sample: 10, shards: None, binding_data: None }
     }
 }
 
@@ -128,6 +131,30 @@ impl GroupOptions {
         self.shards = Some(shards);
         self
     }
+
+    /// Sets [`binding_data`](Self::binding_data).
+    pub fn binding_data(mut self, data: Arc<dyn std::any::Any + Send + Sync>) -> Self {
+        self.binding_data = Some(data);
+        self
+    }
+}
+
+/// The error a binding's getter reports when it returned without setting a
+/// value; a load that ends with it fails with [`Error::NoValue`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoValue;
+
+impl fmt::Display for NoValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the getter returned without setting a value")
+    }
+}
+
+impl std::error::Error for NoValue {}
+
+/// A getter's error as the group reports it.
+fn getter_error(e: GetterError) -> Error {
+    if e.is::<NoValue>() { Error::NoValue } else { Error::Getter(e) }
 }
 
 const MAIN: usize = 0;
@@ -186,12 +213,12 @@ impl fmt::Debug for Group {
 
 impl Group {
     /// Creates and registers a group. `cache_bytes` bounds main and hot
-    /// together; `<= 0` disables caching (every get loads, still
+    /// together; `0` disables caching (every get loads, still
     /// deduplicated).
     ///
     /// # Errors
     /// [`Error::DuplicateGroup`] when the name is taken (groupcache panics
-    /// there).
+    /// there); [`Error::InvalidArgument`] for a negative `cache_bytes`.
     pub fn new(name: &str, cache_bytes: i64, getter: impl Getter) -> Result<Group, Error> {
         Self::with_options(name, cache_bytes, getter, GroupOptions::default())
     }
@@ -199,8 +226,13 @@ impl Group {
     /// [`new`](Self::new) with options.
     ///
     /// # Errors
-    /// As [`new`](Self::new).
+    /// As [`new`](Self::new); [`Error::InvalidArgument`] for a zero TTL
+    /// (`None` is how "no expiry" is spelled).
     pub fn with_options(name: &str, cache_bytes: i64, getter: impl Getter, opts: GroupOptions) -> Result<Group, Error> {
+        crate::cache::check_budget(cache_bytes)?;
+        if opts.ttl.is_some_and(|t| t.is_zero()) {
+            return Err(Error::InvalidArgument("a zero TTL; None means no expiry".to_owned()));
+        }
         let mut reg = REGISTRY.write();
         if reg.contains_key(name) {
             return Err(Error::DuplicateGroup(name.to_owned()));
@@ -271,16 +303,6 @@ impl Group {
         Some(v)
     }
 
-    /// Counts one get that missed and joined a load in flight without
-    /// calling into the group: for a binding that parks its own waiters
-    /// (Go parks goroutines instead of blocking a thread each) and lets one
-    /// caller per key call [`get`](Self::get). Adds one to `gets` and to
-    /// `loads`, exactly what such a get would have added.
-    pub fn count_joined(&self) {
-        self.inner.counters.gets.incr();
-        self.inner.counters.loads.incr();
-    }
-
     /// A get on behalf of a peer: counted in `server_requests`, then as
     /// [`get`](Self::get).
     ///
@@ -321,14 +343,15 @@ impl Group {
     /// example after releasing an interpreter lock and waiting in slices) or
     /// `Err(x)` to give up (the load goes on for the others). A hit or a load
     /// this call runs itself never calls `wait`. If `wait` returns `Ok`
-    /// early, the call blocks until the load ends.
+    /// early, the call blocks until the load ends. `wait` runs again when the
+    /// load it waited for was abandoned and another caller's load follows.
     ///
     /// # Errors
     /// `Err(x)` from `wait`; inside `Ok`, as [`get`](Self::get).
     pub fn get_waiting<X>(
         &self,
         key: &[u8],
-        wait: impl FnOnce(&Waiter<Value, Error>) -> Result<(), X>,
+        mut wait: impl FnMut(&Waiter<Value, Error>) -> Result<(), X>,
     ) -> Result<Result<Value, Error>, X> {
         let mut stopped = None;
         let r = self.get_with(key, |w| match wait(&w) {
@@ -352,11 +375,40 @@ impl Group {
     }
 
     /// The body of every get; `wait` blocks a waiter until its outcome.
+    /// A waiter whose leader left without a result (a binding's caller that
+    /// went away: a cancelled context, an interrupted thread) takes the key
+    /// again, and may lead the next load.
     fn get_with(
         &self,
         key: &[u8],
-        wait: impl FnOnce(Waiter<Value, Error>) -> Result<Value, crate::FlightError<Error>>,
+        mut wait: impl FnMut(Waiter<Value, Error>) -> Result<Value, FlightError<Error>>,
     ) -> Result<Value, Error> {
+        let mut ticket = self.begin(key)?;
+        loop {
+            match ticket {
+                GroupTicket::Hit(v) => return Ok(v),
+                GroupTicket::Leader(leader) => return leader.load(),
+                GroupTicket::Waiter(w) => match wait(w.waiter) {
+                    Err(FlightError::Abandoned) => ticket = self.rejoin(key)?,
+                    r => return r.map_err(Error::from),
+                },
+            }
+        }
+    }
+
+    /// Starts a get without blocking: a hit answers at once; a miss makes
+    /// this caller the [`GroupLeader`] of the key's load (it must run or
+    /// complete it) or a [`GroupWaiter`] of another caller's.
+    ///
+    /// For bindings that park their own waiters instead of blocking a
+    /// thread each: a Go goroutine on a channel, an asyncio task on a
+    /// future. Counted as [`get`](Self::get) counts. A waiter whose result
+    /// is [`Error::Abandoned`] (its leader left for its own reasons) should
+    /// call [`rejoin`](Self::rejoin) and go on with the new ticket.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after [`close`](Self::close).
+    pub fn begin(&self, key: &[u8]) -> Result<GroupTicket, Error> {
         let inner = &*self.inner;
         if inner.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
@@ -364,22 +416,49 @@ impl Group {
         inner.counters.gets.incr();
         if let Some(v) = self.lookup(key) {
             inner.counters.cache_hits.incr();
-            return Ok(v);
+            return Ok(GroupTicket::Hit(v));
         }
         inner.counters.loads.incr();
+        Ok(self.join(key))
+    }
+
+    /// Takes the key again after the load this caller waited for was
+    /// abandoned: the cache, then the flight (as leader or waiter), without
+    /// counting another get.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after [`close`](Self::close).
+    pub fn rejoin(&self, key: &[u8]) -> Result<GroupTicket, Error> {
+        let inner = &*self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        if let Some(v) = self.lookup(key) {
+            return Ok(GroupTicket::Hit(v));
+        }
+        Ok(self.join(key))
+    }
+
+    fn join(&self, key: &[u8]) -> GroupTicket {
+        let inner = &*self.inner;
         match inner.flight.begin(key.into()) {
+            Ticket::Waiter(waiter) => GroupTicket::Waiter(GroupWaiter { waiter }),
             Ticket::Leader(leader) => {
-                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.load(key)));
-                let out = match out {
-                    Ok(r) => r,
-                    Err(payload) => {
-                        inner.counters.local_load_errs.incr();
-                        Err(Error::LoaderPanicked(crate::flight::panic_message(payload)))
-                    }
-                };
-                leader.complete(out).map(|(v, _)| v).map_err(Error::from)
+                // Another leader may have filled the cache between our miss
+                // and our becoming leader.
+                if let Some(v) = self.lookup(key) {
+                    inner.counters.cache_hits.incr();
+                    let _ = leader.complete(Ok(Arc::clone(&v)));
+                    return GroupTicket::Hit(v);
+                }
+                inner.counters.loads_deduped.incr();
+                GroupTicket::Leader(GroupLeader {
+                    group: self.clone(),
+                    key: key.into(),
+                    gen_at_start: inner.removals.load(Ordering::Acquire),
+                    leader,
+                })
             }
-            Ticket::Waiter(w) => wait(w).map_err(Error::from),
         }
     }
 
@@ -390,40 +469,38 @@ impl Group {
         store.get(MAIN, h, key).or_else(|| store.get(HOT, h, key))
     }
 
-    /// The body of a load; runs on the flight leader.
-    fn load(&self, key: &[u8]) -> Result<Value, Error> {
+    /// The owning peer's value for `key`, if a peer other than this
+    /// process owns it and answers (a failure is counted and gives `None`:
+    /// the caller loads locally).
+    fn fetch_from_peer(&self, key: &[u8], gen_at_start: u64) -> Option<Value> {
         let inner = &*self.inner;
-        // Another leader may have filled the cache between our miss and our
-        // becoming leader.
-        if let Some(v) = self.lookup(key) {
-            inner.counters.cache_hits.incr();
-            return Ok(v);
-        }
-        inner.counters.loads_deduped.incr();
-        let gen_at_start = inner.removals.load(Ordering::Acquire);
-        if let Some(peer) = inner.peers.get().and_then(|p| p.pick_peer(key)) {
-            match peer.get(&inner.name, key) {
-                Ok(v) => {
-                    inner.counters.peer_loads.incr();
-                    if inner.opts.hot_sample > 0 && one_in(inner.opts.hot_sample) {
-                        self.populate(HOT, key, &v, gen_at_start);
-                    }
-                    return Ok(v);
+        let peer = inner.peers.get().and_then(|p| p.pick_peer(key))?;
+        match peer.get(&inner.name, key) {
+            Ok(v) => {
+                inner.counters.peer_loads.incr();
+                if inner.opts.hot_sample > 0 && one_in(inner.opts.hot_sample) {
+                    self.populate(HOT, key, &v, gen_at_start);
                 }
-                Err(_) => inner.counters.peer_errors.incr(),
+                Some(v)
+            }
+            Err(_) => {
+                inner.counters.peer_errors.incr();
+                None
             }
         }
-        match inner.getter.get(key) {
+    }
+
+    /// Counts and stores a local getter's result.
+    fn local_result(&self, key: &[u8], r: Result<Value, Error>, gen_at_start: u64) -> Result<Value, Error> {
+        let inner = &*self.inner;
+        match &r {
             Ok(v) => {
                 inner.counters.local_loads.incr();
-                self.populate(MAIN, key, &v, gen_at_start);
-                Ok(v)
+                self.populate(MAIN, key, v, gen_at_start);
             }
-            Err(e) => {
-                inner.counters.local_load_errs.incr();
-                Err(Error::Getter(e))
-            }
+            Err(_) => inner.counters.local_load_errs.incr(),
         }
+        r
     }
 
     fn populate(&self, seg: usize, key: &[u8], v: &Value, gen_at_start: u64) {
@@ -472,6 +549,12 @@ impl Group {
         })
     }
 
+    /// What the binding that made the group attached
+    /// ([`GroupOptions::binding_data`]).
+    pub fn binding_data(&self) -> Option<&Arc<dyn std::any::Any + Send + Sync>> {
+        self.inner.opts.binding_data.as_ref()
+    }
+
     /// The byte budget shared by main and hot (0 when caching is disabled).
     pub fn cache_bytes(&self) -> u64 {
         self.inner.store.budget()
@@ -501,6 +584,170 @@ impl Group {
     #[doc(hidden)]
     pub fn check_invariants(&self) {
         self.inner.store.check_invariants();
+    }
+}
+
+/// What [`Group::begin`] hands out.
+#[derive(Debug)]
+pub enum GroupTicket {
+    /// The value was cached.
+    Hit(Value),
+    /// This caller loads the key: it must [`load`](GroupLeader::load),
+    /// [`run`](GroupLeader::run) or [`complete`](GroupLeader::complete) it;
+    /// dropping it abandons the load (its waiters take the key again).
+    Leader(GroupLeader),
+    /// Another caller loads the key; wait for it.
+    Waiter(GroupWaiter),
+}
+
+/// The caller that loads a key of a [`Group`]. Obtained from
+/// [`Group::begin`].
+///
+/// Three ways to finish: [`load`](Self::load) runs the group's own path
+/// (the owning peer, then the getter) on this thread;
+/// [`run`](Self::run) runs a binding's getter call; [`complete`](Self::complete)
+/// publishes a value or error the caller produced itself. Each stores a
+/// value in the main cache, counts, and wakes every waiter. Dropping the
+/// leader unfinished publishes [`Error::Abandoned`] (or
+/// [`Error::LoaderPanicked`] during a panic): waiters then
+/// [`rejoin`](Group::rejoin).
+///
+/// `Send`: it may be finished on another thread than the one that began it.
+pub struct GroupLeader {
+    group: Group,
+    key: Box<[u8]>,
+    /// The group's removal count when the load began: a removal since then
+    /// keeps this load's value out of the cache.
+    gen_at_start: u64,
+    leader: Leader<Box<[u8]>, Value, Error>,
+}
+
+impl fmt::Debug for GroupLeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupLeader").field("group", &self.group.inner.name).finish_non_exhaustive()
+    }
+}
+
+impl GroupLeader {
+    /// The key being loaded.
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The group being loaded.
+    pub fn group(&self) -> &Group {
+        &self.group
+    }
+
+    /// Loads the key the group's own way on this thread: the owning peer if
+    /// there is one (a failure falls back), else the group's [`Getter`]. A
+    /// getter that asks for its own key on this thread gets
+    /// [`Error::RecursiveLoad`]; a panic becomes [`Error::LoaderPanicked`].
+    ///
+    /// # Errors
+    /// The getter's error, for this caller and every waiter.
+    pub fn load(self) -> Result<Value, Error> {
+        let group = self.group.clone();
+        match self.run(|key| Ok::<_, std::convert::Infallible>(group.inner.getter.get(key).map_err(getter_error))) {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Runs `getter` as this key's load on this thread (after the owning
+    /// peer, if one answers): `Ok(result)` is published to every waiter and
+    /// returned; `Err(x)` means this caller leaves for its own reasons (a
+    /// Python `KeyboardInterrupt`, a cancelled task): nothing is published
+    /// but [`Error::Abandoned`], so a waiter takes over the load, and `x`
+    /// comes back to the caller. While `getter` runs, a get of the same key
+    /// on this thread fails with [`Error::RecursiveLoad`] at once. A panic
+    /// in `getter` is caught and published as [`Error::LoaderPanicked`].
+    ///
+    /// # Errors
+    /// `Err(x)` from `getter`; inside `Ok`, the load's own error.
+    pub fn run<X>(
+        self,
+        getter: impl FnOnce(&[u8]) -> Result<Result<Value, Error>, X>,
+    ) -> Result<Result<Value, Error>, X> {
+        let group = self.group.clone();
+        if let Some(v) = group.fetch_from_peer(&self.key, self.gen_at_start) {
+            return Ok(self.publish(Ok(v)));
+        }
+        let out = {
+            let _mark = self.leader.mark();
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| getter(&self.key)))
+        };
+        match out {
+            Ok(Ok(r)) => {
+                let r = group.local_result(&self.key, r, self.gen_at_start);
+                Ok(self.publish(r))
+            }
+            // Dropping `self` publishes `Abandoned`.
+            Ok(Err(x)) => Err(x),
+            Err(payload) => {
+                group.inner.counters.local_load_errs.incr();
+                Ok(self.publish(Err(Error::LoaderPanicked(crate::flight::panic_message(payload)))))
+            }
+        }
+    }
+
+    /// Publishes a result this caller produced itself (a binding that ran
+    /// its getter outside the library): a value goes to the main cache and
+    /// to every waiter, an error to every waiter. Counted as a local load.
+    /// No peer is asked.
+    ///
+    /// # Errors
+    /// `result`'s error, returned to this caller too.
+    pub fn complete(self, result: Result<Value, Error>) -> Result<Value, Error> {
+        let r = self.group.local_result(&self.key, result, self.gen_at_start);
+        self.publish(r)
+    }
+
+    fn publish(self, r: Result<Value, Error>) -> Result<Value, Error> {
+        self.leader.complete(r).map(|(v, _)| v).map_err(Error::from)
+    }
+}
+
+/// A caller waiting for another caller's load of a [`Group`] key. Obtained
+/// from [`Group::begin`]. Dropping it does not disturb the load.
+#[derive(Debug)]
+pub struct GroupWaiter {
+    waiter: Waiter<Value, Error>,
+}
+
+impl GroupWaiter {
+    /// Blocks until the load ends.
+    ///
+    /// # Errors
+    /// The load's error; [`Error::Abandoned`] when its leader left (then
+    /// [`Group::rejoin`]); [`Error::RecursiveLoad`] at once when the load is
+    /// this thread's own.
+    pub fn wait(self) -> Result<Value, Error> {
+        self.waiter.wait().map_err(Error::from)
+    }
+
+    /// Blocks until the load ends or `timeout` passes ([`Error::Timeout`]).
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait), plus [`Error::Timeout`].
+    pub fn wait_timeout(self, timeout: Duration) -> Result<Value, Error> {
+        self.waiter.wait_deadline(Instant::now() + timeout).map_err(Error::from)
+    }
+
+    /// The result if the load has ended, without blocking.
+    pub fn try_result(&self) -> Option<Result<Value, Error>> {
+        self.waiter.try_result().map(|r| r.map_err(Error::from))
+    }
+
+    /// Registers `hook` to run once when the load ends (at once if it has).
+    /// See [`Waiter::on_ready`] and [`crate::hook`].
+    pub fn on_ready(&self, hook: impl FnOnce() + Send + 'static) {
+        self.waiter.on_ready(hook);
+    }
+
+    /// The underlying flight waiter (for `get_waiting`'s callers).
+    pub fn waiter(&self) -> &Waiter<Value, Error> {
+        &self.waiter
     }
 }
 

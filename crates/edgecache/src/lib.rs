@@ -100,6 +100,7 @@ pub mod consistenthash;
 mod counter;
 mod error;
 pub mod flight;
+pub mod hook;
 mod group;
 mod lru;
 pub(crate) mod sync;
@@ -110,7 +111,10 @@ mod cache;
 pub use cache::Cache;
 pub use error::{Error, GetterError};
 pub use flight::{Flight, FlightError};
-pub use group::{CacheType, Getter, Group, GroupOptions, Peer, PeerPicker, Stats, get_group};
+pub use group::{
+    CacheType, Getter, Group, GroupLeader, GroupOptions, GroupTicket, GroupWaiter, NoValue, Peer, PeerPicker, Stats,
+    get_group,
+};
 pub use lru::{CacheStats, Value};
 
 /// The crate's version, from Cargo.

@@ -93,14 +93,30 @@ fn a_value_larger_than_the_budget_is_not_kept_and_drops_the_old_one() {
 }
 
 #[test]
-fn zero_or_negative_budget_keeps_nothing() {
-    for budget in [0, -1, i64::MIN] {
-        let c = Cache::new(budget);
-        assert!(!c.set(b"k", v("v"), None));
-        assert!(!c.set(b"", v(""), None));
-        assert_eq!(c.get(b"k"), None);
-        assert_eq!(c.stats(), CacheStats { gets: 1, ..CacheStats::default() });
+fn zero_budget_keeps_nothing() {
+    let c = Cache::new(0);
+    assert!(!c.set(b"k", v("v"), None));
+    assert!(!c.set(b"", v(""), None));
+    assert_eq!(c.get(b"k"), None);
+    assert_eq!(c.stats(), CacheStats { gets: 1, ..CacheStats::default() });
+}
+
+#[test]
+fn a_negative_budget_is_an_invalid_argument() {
+    for budget in [-1, i64::MIN] {
+        assert!(matches!(Cache::try_new(budget), Err(edgecache::Error::InvalidArgument(_))));
+        assert!(std::panic::catch_unwind(|| Cache::new(budget)).is_err());
     }
+}
+
+#[test]
+fn a_zero_ttl_is_an_invalid_argument_and_stores_nothing() {
+    let c = Cache::new(100);
+    c.set(b"k", v("old"), None);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.set(b"k", v("new"), Some(Duration::ZERO))));
+    assert!(r.is_err());
+    assert_eq!(c.get(b"k").as_deref(), Some(&b"old"[..]), "the stored entry is untouched");
+    c.check_invariants();
 }
 
 #[test]
@@ -116,7 +132,7 @@ fn empty_keys_and_values_are_entries_too() {
 #[test]
 fn ttl_expires_entries() {
     let c = Cache::new(100);
-    c.set(b"gone", v("1"), Some(Duration::ZERO));
+    c.set(b"gone", v("1"), Some(Duration::from_nanos(1)));
     c.set(b"kept", v("2"), Some(Duration::from_secs(3600)));
     c.set(b"forever", v("3"), None);
     assert!(!c.contains(b"gone"));
@@ -237,7 +253,7 @@ fn get_with_makes_the_entry_most_recently_used() {
 #[test]
 fn get_with_never_lends_an_expired_value() {
     let c = Cache::new(100);
-    c.set(b"gone", v("1"), Some(Duration::ZERO));
+    c.set(b"gone", v("1"), Some(Duration::from_nanos(1)));
     assert_eq!(c.get_with(b"gone", |_| unreachable!("an expired entry was lent")), None);
     let st = c.stats();
     assert_eq!((st.gets, st.hits, st.items, st.evictions), (1, 0, 0, 1));

@@ -260,3 +260,78 @@ fn distinct_keys_load_independently() {
     assert_eq!(f.in_flight(), 1);
     let _ = a.complete(Ok(1));
 }
+
+#[test]
+fn a_hook_runs_once_whether_registered_before_or_after_completion() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let f: Flight<&str, u32, String> = Flight::new();
+    let Ticket::Leader(leader) = f.begin("k") else { panic!() };
+    let Ticket::Waiter(before) = f.begin("k") else { panic!() };
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    before.on_ready(move || {
+        r.fetch_add(1, Ordering::SeqCst);
+    });
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    assert_eq!(before.try_result(), None);
+    let Ticket::Waiter(dropped) = f.begin("k") else { panic!() };
+    let r = runs.clone();
+    dropped.on_ready(move || {
+        r.fetch_add(10, Ordering::SeqCst);
+    });
+    drop(dropped); // the hook outlives its waiter
+    leader.complete(Ok(7)).unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 11);
+    let r = runs.clone();
+    before.on_ready(move || {
+        r.fetch_add(100, Ordering::SeqCst);
+    });
+    assert_eq!(runs.load(Ordering::SeqCst), 111, "after completion the hook runs at once");
+    assert_eq!(before.try_result(), Some(Ok(7)));
+}
+
+#[test]
+fn a_dropped_leader_runs_the_hooks_with_abandoned() {
+    let f: Flight<&str, u32, String> = Flight::new();
+    let Ticket::Leader(leader) = f.begin("k") else { panic!() };
+    let Ticket::Waiter(w) = f.begin("k") else { panic!() };
+    let (tx, rx) = std::sync::mpsc::channel();
+    w.on_ready(move || tx.send(()).unwrap());
+    drop(leader);
+    rx.try_recv().unwrap();
+    assert_eq!(w.try_result(), Some(Err(FlightError::Abandoned)));
+}
+
+#[test]
+fn a_panicking_hook_does_not_stop_the_others() {
+    let f: Flight<&str, u32, String> = Flight::new();
+    let Ticket::Leader(leader) = f.begin("k") else { panic!() };
+    let Ticket::Waiter(w) = f.begin("k") else { panic!() };
+    let (tx, rx) = std::sync::mpsc::channel();
+    w.on_ready(|| panic!("a hostile hook"));
+    w.on_ready(move || tx.send(()).unwrap());
+    assert_eq!(leader.complete(Ok(1)).unwrap(), (1, true));
+    rx.try_recv().unwrap();
+}
+
+#[test]
+fn a_loader_running_its_own_key_gets_recursive_load() {
+    let f: Flight<&str, u32, String> = Flight::new();
+    let inner = f.clone();
+    let (v, _) = f
+        .run("k", || match inner.run("k", || Ok(1)) {
+            Err(FlightError::RecursiveLoad) => Ok(42),
+            other => Err(format!("{other:?}")),
+        })
+        .unwrap();
+    assert_eq!(v, 42);
+    // Another thread waiting on a key is no recursion.
+    let Ticket::Leader(leader) = f.begin("x") else { panic!() };
+    let g = f.clone();
+    let t = std::thread::spawn(move || g.run("x", || Ok(0)));
+    while f.waiting(&"x") != Some(1) {
+        std::thread::yield_now();
+    }
+    leader.complete(Ok(5)).unwrap();
+    assert_eq!(t.join().unwrap(), Ok((5, true)));
+}

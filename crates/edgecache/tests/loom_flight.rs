@@ -132,3 +132,57 @@ fn forget_never_removes_the_successor() {
         assert_eq!(f.in_flight(), 0);
     });
 }
+
+/// A completion hook registered while the leader completes (before, during
+/// or after, in every interleaving) runs exactly once, and the result is
+/// there when it runs.
+#[test]
+fn a_hook_runs_exactly_once_around_completion() {
+    for abandon in [false, true] {
+        loom::model(move || {
+            let f = F::new();
+            let Ticket::Leader(leader) = f.begin(1) else { panic!("the first caller leads") };
+            let Ticket::Waiter(w) = f.begin(1) else { panic!("the second waits") };
+            let runs = Arc::new(AtomicUsize::new(0));
+            let finisher = thread::spawn(move || {
+                if abandon {
+                    drop(leader);
+                } else {
+                    leader.complete(Ok(9)).unwrap();
+                }
+            });
+            let w = Arc::new(w);
+            let (r, w2) = (runs.clone(), w.clone());
+            w.on_ready(move || {
+                assert!(w2.is_done(), "a hook runs only once the result is set");
+                r.fetch_add(1, Ordering::SeqCst);
+            });
+            finisher.join().unwrap();
+            assert_eq!(runs.load(Ordering::SeqCst), 1, "the hook must run exactly once");
+            let want = if abandon { Err(FlightError::Abandoned) } else { Ok(9) };
+            assert_eq!(w.try_result(), Some(want));
+        });
+    }
+}
+
+/// A waiter dropped right after registering its hook never leaves the hook
+/// unrun.
+#[test]
+fn a_dropped_waiter_still_gets_its_hook_run() {
+    loom::model(|| {
+        let f = F::new();
+        let Ticket::Leader(leader) = f.begin(1) else { panic!() };
+        let Ticket::Waiter(w) = f.begin(1) else { panic!() };
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = runs.clone();
+        let t = thread::spawn(move || {
+            w.on_ready(move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            });
+            drop(w);
+        });
+        leader.complete(Ok(1)).unwrap();
+        t.join().unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    });
+}

@@ -190,6 +190,7 @@ use self::index::Store;
 use self::ring::Ring;
 use self::selector::Filter;
 use self::watcher::WatcherShared;
+use crate::hook::{self, Hook};
 use crate::sync::{self, Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 
 /// The smallest window, in events, unless configured: 100.
@@ -396,6 +397,8 @@ impl WatchCacheBuilder {
                     watchers: Vec::new(),
                     next_watcher_id: 0,
                     fresh_waiters: 0,
+                    fresh_hooks: Vec::new(),
+                    next_fresh_id: 0,
                     closed: false,
                     snapshots: VecDeque::new(),
                     seen_fields: HashSet::new(),
@@ -456,6 +459,10 @@ struct State {
     next_watcher_id: u64,
     /// Threads blocked in a freshness wait; writers notify only if non-zero.
     fresh_waiters: usize,
+    /// Freshness hooks ([`WatchCache::on_fresh`]) not yet due: (id, the
+    /// resourceVersion awaited, the hook).
+    fresh_hooks: Vec<(u64, u64, Hook)>,
+    next_fresh_id: u64,
     /// Set once by `close`; then every call fails with `Closed`.
     closed: bool,
     /// Recent list snapshots by resourceVersion, oldest first, at most
@@ -469,6 +476,23 @@ struct State {
 }
 
 impl State {
+    /// Moves the freshness hooks that are due (all of them once the cache
+    /// is closed) to `fired`.
+    fn take_fresh(&mut self, fired: &mut Vec<Hook>) {
+        if self.fresh_hooks.is_empty() {
+            return;
+        }
+        let (rv, closed) = (self.rv, self.closed);
+        let mut i = 0;
+        while i < self.fresh_hooks.len() {
+            if closed || self.fresh_hooks[i].1 <= rv {
+                fired.push(self.fresh_hooks.swap_remove(i).2);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
     /// The state as it was at `rv`, which must lie between the oldest
     /// accepted resourceVersion and the cache's (the caller checks): a kept
     /// snapshot, the current state, or the current state with the window's
@@ -630,28 +654,32 @@ impl WatchCache {
         if obj.key.is_empty() {
             return Err(WatchError::invalid("key must not be empty"));
         }
-        let mut st = self.lock_open()?;
-        if rv <= st.rv {
+        let mut guard = self.lock_open()?;
+        if rv <= guard.rv {
             return Err(WatchError::invalid(format!(
                 "resource version {rv} does not move forward: the cache is at {}",
-                st.rv
+                guard.rv
             )));
         }
         let now = self.inner.clock.now();
-        let st = &mut *st;
+        let st = &mut *guard;
+        let mut fired = Vec::new();
         let (item, prev) = st.store.write(obj, rv, kind == EventType::Deleted);
         if self.inner.declared_fields.is_none() {
             st.learn_fields(&item, prev.as_ref());
         }
         let event = Event::new(kind, rv, item, prev);
         st.rv = rv;
-        st.watchers.retain(|w| w.offer(&event));
+        st.watchers.retain(|w| w.offer(&event, &mut fired));
         self.inner.published.store(rv, Ordering::Release);
         st.ring.push(event, now);
         st.prune_snapshots();
         if st.fresh_waiters > 0 {
             self.inner.fresh.notify_all();
         }
+        st.take_fresh(&mut fired);
+        drop(guard);
+        hook::run_all(fired);
         Ok(())
     }
 
@@ -675,14 +703,15 @@ impl WatchCache {
             return Err(WatchError::invalid("key must not be empty"));
         }
         let items: Vec<Item> = objects.into_iter().map(|o| Item::build(o, rv, None)).collect();
-        let mut st = self.lock_open()?;
-        if rv < st.rv {
+        let mut guard = self.lock_open()?;
+        if rv < guard.rv {
             return Err(WatchError::invalid(format!(
                 "relist resource version {rv} is older than the cache's {}",
-                st.rv
+                guard.rv
             )));
         }
-        let st = &mut *st;
+        let st = &mut *guard;
+        let mut fired = Vec::new();
         if self.inner.declared_fields.is_none() {
             for item in &items {
                 st.learn_fields(item, None);
@@ -693,12 +722,15 @@ impl WatchCache {
         st.snapshots.clear();
         st.rv = rv;
         for w in st.watchers.drain(..) {
-            w.close(CloseReason::Relisted { resource_version: rv }, true);
+            w.close(CloseReason::Relisted { resource_version: rv }, true, &mut fired);
         }
         self.inner.published.store(rv, Ordering::Release);
         if st.fresh_waiters > 0 {
             self.inner.fresh.notify_all();
         }
+        st.take_fresh(&mut fired);
+        drop(guard);
+        hook::run_all(fired);
         Ok(())
     }
 
@@ -721,11 +753,15 @@ impl WatchCache {
         }
         st.rv = rv;
         let event = Event::bookmark(rv);
-        st.watchers.retain(|w| w.offer_bookmark(&event));
+        let mut fired = Vec::new();
+        st.watchers.retain(|w| w.offer_bookmark(&event, &mut fired));
         self.inner.published.store(rv, Ordering::Release);
         if st.fresh_waiters > 0 {
             self.inner.fresh.notify_all();
         }
+        st.take_fresh(&mut fired);
+        drop(st);
+        hook::run_all(fired);
         Ok(())
     }
 
@@ -778,6 +814,40 @@ impl WatchCache {
     /// gets closed (the wait wakes at once).
     pub fn wait_until_fresh(&self, rv: u64, timeout: Duration) -> Result<(), WatchError> {
         self.wait_fresh_locked(rv, timeout).map(drop)
+    }
+
+    /// Registers `hook` to run once the cache has seen `rv` (as
+    /// [`wait_until_fresh`](WatchCache::wait_until_fresh) would return) or
+    /// is closed: at once on this thread, returning `None`, if it already
+    /// has; otherwise on the writer's or closer's thread after the cache's
+    /// locks are dropped, returning the hook's id. The hook carries no
+    /// result: the caller checks again (for example with a zero-timeout
+    /// `wait_until_fresh`). There is no timeout here: a caller that stops
+    /// waiting calls [`cancel_fresh`](WatchCache::cancel_fresh). See
+    /// [`crate::hook`].
+    pub fn on_fresh(&self, rv: u64, hook: impl FnOnce() + Send + 'static) -> Option<u64> {
+        let mut st = sync::lock(&self.inner.state);
+        if st.closed || st.rv >= rv {
+            drop(st);
+            hook::run(Box::new(hook));
+            return None;
+        }
+        let id = st.next_fresh_id;
+        st.next_fresh_id += 1;
+        st.fresh_hooks.push((id, rv, Box::new(hook)));
+        Some(id)
+    }
+
+    /// Drops the freshness hook `id` unrun. Returns true when it was still
+    /// pending (it will never run); false when it has run or is running.
+    pub fn cancel_fresh(&self, id: u64) -> bool {
+        let mut st = sync::lock(&self.inner.state);
+        let Some(pos) = st.fresh_hooks.iter().position(|h| h.0 == id) else { return false };
+        let (_, _, hook) = st.fresh_hooks.swap_remove(pos);
+        drop(st);
+        // Dropping a hook runs its captures' destructors: not under the lock.
+        drop(hook);
+        true
     }
 
     fn wait_fresh_locked(&self, rv: u64, timeout: Duration) -> Result<MutexGuard<'_, State>, WatchError> {
@@ -1029,10 +1099,14 @@ impl WatchCache {
             return;
         }
         st.closed = true;
+        let mut fired = Vec::new();
         for w in st.watchers.drain(..) {
-            w.close(CloseReason::CacheClosed, true);
+            w.close(CloseReason::CacheClosed, true, &mut fired);
         }
         self.inner.fresh.notify_all();
+        st.take_fresh(&mut fired);
+        drop(st);
+        hook::run_all(fired);
     }
 
     /// True after [`close`](WatchCache::close).

@@ -17,6 +17,7 @@ use super::clock::Deadline;
 use super::error::{CloseReason, WatchError};
 use super::event::{Event, EventType};
 use super::selector::Filter;
+use crate::hook::{self, Hook};
 use crate::sync::{self, Arc, AtomicU64, Condvar, Mutex, Ordering};
 
 /// The buffer a watcher gets unless [`WatchOptions::buffer`] says otherwise:
@@ -167,6 +168,9 @@ struct WatcherState {
     /// Readers blocked on the condition variable; writers notify only when
     /// this is non-zero.
     waiting: usize,
+    /// Completion hooks of readers that do not block a thread; taken by the
+    /// next event, bookmark or close and run after every lock is dropped.
+    hooks: Vec<Hook>,
     /// The resourceVersion of the last event read (initially the start).
     /// Invariant: a periodic bookmark is never below it.
     last_rv: u64,
@@ -220,6 +224,7 @@ impl WatcherShared {
                 queue: backlog,
                 closed: None,
                 waiting: 0,
+                hooks: Vec::new(),
                 last_rv: start_rv,
                 next_bookmark: first,
                 initial_end_rv: options.send_initial_events.then_some(start_rv),
@@ -248,7 +253,9 @@ impl WatcherShared {
     /// Offers a live event; called by a writer holding the cache's lock.
     /// Returns false once the watcher is closed, so the cache drops it from
     /// its registry.
-    pub(crate) fn offer(&self, ev: &Event) -> bool {
+    /// Hooks this wakes are moved to `fired`, for the writer to run once it
+    /// has dropped the cache's lock.
+    pub(crate) fn offer(&self, ev: &Event, fired: &mut Vec<Hook>) -> bool {
         if ev.rv <= self.start_rv {
             return !self.is_closed();
         }
@@ -264,18 +271,18 @@ impl WatcherShared {
             // Never drop an event silently: end the stream here. The reader
             // gets everything before this event, then the reason.
             st.closed = Some(CloseReason::FellBehind { buffer: self.buffer });
-            self.wake(&st);
+            self.wake(&mut st, fired);
             return false;
         }
         st.queue.push_back(out);
-        self.wake(&st);
+        self.wake(&mut st, fired);
         true
     }
 
     /// Offers a bookmark; a watcher that did not ask for bookmarks, or
     /// whose buffer is full, skips it (a bookmark carries no state, so
     /// skipping one loses nothing).
-    pub(crate) fn offer_bookmark(&self, ev: &Event) -> bool {
+    pub(crate) fn offer_bookmark(&self, ev: &Event, fired: &mut Vec<Hook>) -> bool {
         if !self.bookmarks || ev.rv < self.start_rv {
             return !self.is_closed();
         }
@@ -285,7 +292,7 @@ impl WatcherShared {
         }
         if st.queue.len() - st.backlog < self.buffer {
             st.queue.push_back(ev.clone());
-            self.wake(&st);
+            self.wake(&mut st, fired);
         }
         true
     }
@@ -294,15 +301,17 @@ impl WatcherShared {
         sync::lock(&self.state).closed.is_some()
     }
 
-    fn wake(&self, st: &WatcherState) {
+    fn wake(&self, st: &mut WatcherState, fired: &mut Vec<Hook>) {
         if st.waiting > 0 {
             self.ready.notify_all();
         }
+        fired.append(&mut st.hooks);
     }
 
     /// Closes the watcher. With `keep` the reader still gets what is
     /// queued; without, the queue is discarded. The first reason wins.
-    pub(crate) fn close(&self, reason: CloseReason, keep: bool) {
+    /// Hooks it wakes go to `fired`.
+    pub(crate) fn close(&self, reason: CloseReason, keep: bool, fired: &mut Vec<Hook>) {
         let mut st = sync::lock(&self.state);
         if st.closed.is_none() {
             st.closed = Some(reason);
@@ -311,7 +320,22 @@ impl WatcherShared {
             st.queue.clear();
             st.backlog = 0;
         }
-        self.wake(&st);
+        self.wake(&mut st, fired);
+    }
+
+    /// Registers `hook` for the next moment there is something to read;
+    /// runs it at once (here, with no lock held) if there is already. See
+    /// [`Watcher::on_ready`].
+    fn on_ready(&self, hook: Hook) -> Option<Duration> {
+        let mut st = sync::lock(&self.state);
+        let bookmark_due = st.next_bookmark.is_some_and(Self::bookmark_due);
+        if !st.queue.is_empty() || st.closed.is_some() || bookmark_due {
+            drop(st);
+            hook::run(hook);
+            return None;
+        }
+        st.hooks.push(hook);
+        st.next_bookmark.map(|t| t.saturating_duration_since(Instant::now()))
     }
 
     /// The next event: `Ok(Some)` if one is queued, a periodic bookmark is
@@ -445,8 +469,30 @@ impl Watcher {
     /// If the watcher had already closed for another reason, that reason is
     /// kept.
     pub fn close(&self) {
-        self.shared.close(CloseReason::Stopped, false);
+        let mut fired = Vec::new();
+        self.shared.close(CloseReason::Stopped, false, &mut fired);
         self.cache.unregister(self.shared.id);
+        hook::run_all(fired);
+    }
+
+    /// Registers `hook` to run once there is something to read: an event, a
+    /// close (then reads fail with the reason), or a due periodic bookmark.
+    /// If there is already, it runs at once on this thread; otherwise on the
+    /// thread of the writer or closer that makes it so, after the cache's
+    /// locks are dropped. Every hook runs: a watcher always closes, at the
+    /// latest when it is dropped. See [`crate::hook`].
+    ///
+    /// For readers that park instead of blocking a thread (a goroutine, an
+    /// asyncio task): `loop { try_next()?; else on_ready(wake); park }`.
+    /// Several hooks may be pending; each runs once.
+    ///
+    /// Returns, when the hook was kept for later, how long until the next
+    /// periodic bookmark is due: nothing wakes a hook for that (bookmarks
+    /// are made when read), so a reader that wants them should call
+    /// [`try_next`](Self::try_next) again after that long. `None`: the hook
+    /// ran already, or no periodic bookmark is scheduled.
+    pub fn on_ready(&self, hook: impl FnOnce() + Send + 'static) -> Option<Duration> {
+        self.shared.on_ready(Box::new(hook))
     }
 
     /// Why the watcher closed, or `None` while it is open. A closed watcher

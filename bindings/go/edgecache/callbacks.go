@@ -41,6 +41,10 @@ func edgecacheGoGetter(group C.uintptr_t, key *C.uint8_t, keyLen C.size_t, sink 
 		sinkError(sink, err)
 		return 1
 	}
+	if !dest.ok {
+		// Nothing set: the library reports EDGECACHE_NO_VALUE.
+		return 0
+	}
 	if C.edgecache_sink_set_bytes(sink, bytesData(dest.b), C.size_t(len(dest.b))) != C.EDGECACHE_OK {
 		sinkError(sink, errors.New("edgecache: could not store the getter's value"))
 		return 1
@@ -58,14 +62,12 @@ func sinkError(sink *C.edgecache_sink, err error) {
 	}
 }
 
-//export edgecacheGoPoll
-func edgecacheGoPoll(call C.uintptr_t) (stop C._Bool) {
-	defer func() {
-		if recover() != nil {
-			stop = true
-		}
-	}()
-	return C._Bool(cgo.Handle(call).Value().(*callCtx).ctx.Err() != nil)
+//export edgecacheGoReady
+func edgecacheGoReady(h C.uintptr_t) {
+	defer func() { _ = recover() }()
+	handle := cgo.Handle(h)
+	close(handle.Value().(chan struct{}))
+	handle.Delete()
 }
 
 //export edgecacheGoRelease

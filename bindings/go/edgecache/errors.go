@@ -43,6 +43,14 @@ var (
 	// ErrInternal: a bug inside edgecache (it panicked); the object stays
 	// usable.
 	ErrInternal = errors.New("edgecache: internal error")
+	// ErrRecursiveLoad: a getter asked for the key it is loading (through
+	// the ctx it was given, or on the same thread in another language's
+	// getter): waiting for itself would never end, so the inner Get fails
+	// at once.
+	ErrRecursiveLoad = errors.New("edgecache: recursive load: the getter asked for the key it is loading")
+	// ErrNoValue: the getter returned nil without setting a value on its
+	// Sink (an empty value is a value; this is its absence).
+	ErrNoValue = errors.New("edgecache: the getter returned without setting a value")
 )
 
 // StatusError is a failure reported by the library: which kind (Unwrap gives the
@@ -130,6 +138,10 @@ func kindOf(s C.edgecache_status) error {
 		return ErrTooLargeResourceVersion
 	case C.EDGECACHE_INVALID_SELECTOR:
 		return ErrInvalidSelector
+	case C.EDGECACHE_RECURSIVE_LOAD:
+		return ErrRecursiveLoad
+	case C.EDGECACHE_NO_VALUE:
+		return ErrNoValue
 	}
 	return ErrInternal
 }

@@ -6,10 +6,10 @@ package edgecache
 import "C"
 
 import (
+	"errors"
 	"runtime"
 	"runtime/cgo"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
 )
 
@@ -23,19 +23,6 @@ import (
 type Flight struct {
 	h      *C.edgecache_flight
 	closed int32
-
-	// As in Group: one goroutine per key begins a ticket in the library;
-	// the others park here rather than block an OS thread each in it.
-	mu    sync.Mutex
-	calls map[string]*flightCall
-}
-
-// flightCall is a Do in progress on the Go side.
-type flightCall struct {
-	done   chan struct{}
-	val    []byte
-	err    error
-	joined int32 // goroutines parked on it
 }
 
 // NewFlight creates a Flight.
@@ -44,7 +31,7 @@ func NewFlight() *Flight {
 	if err := call(func() C.edgecache_status { return C.ec_flight_new(&h) }); err != nil {
 		panic(err)
 	}
-	f := &Flight{h: h, calls: map[string]*flightCall{}}
+	f := &Flight{h: h}
 	runtime.SetFinalizer(f, func(f *Flight) { C.edgecache_flight_free(f.h) })
 	return f
 }
@@ -77,48 +64,37 @@ func (f *Flight) Do(key string, fn func() ([]byte, error)) ([]byte, error, bool)
 	if atomic.LoadInt32(&f.closed) != 0 {
 		return nil, &StatusError{Kind: ErrClosed, Message: "the flight is closed"}, false
 	}
-	f.mu.Lock()
-	if c, ok := f.calls[key]; ok {
-		atomic.AddInt32(&c.joined, 1)
-		f.mu.Unlock()
-		<-c.done
-		if c.err != nil {
-			return nil, c.err, true
+	for {
+		v, err, shared := f.do(key, fn)
+		if errors.Is(err, ErrAbandoned) {
+			// The leader left through runtime.Goexit: take the key again.
+			continue
 		}
-		return cloneBytes(c.val), nil, true
+		return v, err, shared
 	}
-	c := &flightCall{done: make(chan struct{})}
-	f.calls[key] = c
-	f.mu.Unlock()
-	v, err, shared := f.doC(key, fn)
-	f.mu.Lock()
-	if f.calls[key] == c {
-		delete(f.calls, key)
-	}
-	f.mu.Unlock()
-	// No goroutine joins c any more. The parked ones get a copy of their
-	// own, so the caller may change v.
-	joined := atomic.LoadInt32(&c.joined) > 0
-	c.err = err
-	if err == nil && joined {
-		c.val = cloneBytes(v)
-	}
-	close(c.done)
-	return v, err, shared || joined
 }
 
-// doC runs one Do through the library's flight: this goroutine leads and
-// runs fn, or waits for a caller from another language that leads.
-func (f *Flight) doC(key string, fn func() ([]byte, error)) ([]byte, error, bool) {
+// do is one try: lead (run fn and publish) or park until the leader's
+// result is ready; a waiter whose leader left gets ErrAbandoned.
+func (f *Flight) do(key string, fn func() ([]byte, error)) ([]byte, error, bool) {
 	o := new(ticketOut)
 	s := C.edgecache_status(C.edgecache_flight_begin(f.ptr(), strData(key), C.size_t(len(key)), &o.t, &o.leader))
 	runtime.KeepAlive(f)
 	if s != C.EDGECACHE_OK {
 		return nil, statusError(s, ""), false
 	}
+	// Freeing a leader that has not published (fn called runtime.Goexit)
+	// abandons the call: the waiters take the key again.
 	defer C.edgecache_ticket_free(o.t)
 	if !o.leader {
-		s = C.edgecache_status(C.edgecache_ticket_wait(o.t, C.EDGECACHE_WAIT_FOREVER, &o.out, &o.err))
+		ready := make(chan struct{})
+		h := cgo.NewHandle(ready)
+		if s := C.ec_ticket_on_ready(o.t, C.uintptr_t(h)); s != C.EDGECACHE_OK {
+			h.Delete()
+			return nil, statusError(s, ""), true
+		}
+		<-ready
+		s = C.edgecache_status(C.edgecache_ticket_result(o.t, &o.out, &o.err))
 		if s != C.EDGECACHE_OK {
 			return nil, takeError(s, o.err), true
 		}
@@ -153,9 +129,6 @@ func runGuarded(fn func() ([]byte, error)) (v []byte, err error) {
 // one, and the forgotten call, when it ends, does not disturb its
 // successor.
 func (f *Flight) Forget(key string) {
-	f.mu.Lock()
-	delete(f.calls, key)
-	f.mu.Unlock()
 	C.edgecache_flight_forget(f.ptr(), strData(key), C.size_t(len(key)), nil)
 	runtime.KeepAlive(f)
 }

@@ -10,9 +10,12 @@ import (
 	"errors"
 	"runtime"
 	"runtime/cgo"
+	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 	"unsafe"
+	"weak"
 )
 
 // A Getter loads the value for a key on a miss (groupcache's Getter). It is
@@ -20,7 +23,13 @@ import (
 // the context of the caller that leads the load. It must set the value
 // through dest and return nil, or return an error: every caller sharing the
 // load gets that same error value, and nothing is cached. A panic is
-// recovered and reaches every caller as a *PanicError.
+// recovered and reaches every caller as a *PanicError. Returning nil
+// without setting dest is ErrNoValue for every caller.
+//
+// A getter that leaves through runtime.Goexit (t.Fatal in a test) does not
+// fail the others: they retry, and one of them loads. A getter that Gets
+// its own key with the ctx it was given gets ErrRecursiveLoad at once
+// instead of waiting for itself; pass ctx on, as groupcache getters do.
 type Getter interface {
 	Get(ctx context.Context, key string, dest Sink) error
 }
@@ -77,36 +86,27 @@ type GroupOptions struct {
 // A Group is safe for concurrent use. It lives while registered: Close ends
 // it (unregisters the name and frees the cached values); the handle's few
 // bytes go when the *Group is collected.
+//
+// Every caller of a miss takes a ticket from the library: the one leader
+// runs the getter (in Go, on its own goroutine, for a group made here);
+// the others park on a channel that the library's completion hook closes,
+// so a waiting goroutine holds no OS thread. There is no Go-side
+// singleflight or registry: a group made from C or Python is a Group here
+// too (GetGroup), and the library's counters count every caller.
 type Group struct {
 	name string
 	h    *C.edgecache_group
-
-	// One goroutine per key calls into the library on a miss; the others
-	// park on its call here instead of blocking an OS thread each inside
-	// the library (10,000 blocked cgo calls exhaust Go's thread limit).
-	mu    sync.Mutex
-	calls map[string]*missCall
+	// state is the Go getter when this process's Go code made the group;
+	// nil for a group made from C or Python (the library runs its getter).
+	state *groupState
 }
-
-// missCall is a miss in progress on the Go side.
-type missCall struct {
-	done chan struct{}
-	val  []byte // the value (owned by the call; callers copy it out)
-	err  error
-}
-
-// errRetry tells a parked caller that the caller it waited for gave up
-// because of its own context, not because the load failed: try again.
-var errRetry = errors.New("edgecache: retry")
-
-var registry = struct {
-	sync.Mutex
-	groups map[string]*Group
-}{groups: map[string]*Group{}}
 
 // groupState is what the library's callbacks reach through a cgo.Handle.
 type groupState struct {
 	getter Getter
+	mu     sync.Mutex
+	// self is the *Group NewGroup returned, for GetGroup.
+	self weak.Pointer[Group]
 }
 
 // NewGroup creates and registers a group with groupcache's signature:
@@ -134,9 +134,8 @@ func NewGroupWithOptions(name string, cacheBytes int64, getter Getter, opts Grou
 	if opts.TTL > 0 {
 		ttl = uint64((opts.TTL + time.Millisecond - 1) / time.Millisecond)
 	}
-	registry.Lock()
-	defer registry.Unlock()
-	h := cgo.NewHandle(&groupState{getter: getter})
+	st := &groupState{getter: getter}
+	h := cgo.NewHandle(st)
 	var out *C.edgecache_group
 	err := call(func() C.edgecache_status {
 		return C.ec_group_new(strData(name), C.size_t(len(name)), C.int64_t(cacheBytes), C.uint64_t(ttl), C.uintptr_t(h), &out)
@@ -146,17 +145,44 @@ func NewGroupWithOptions(name string, cacheBytes int64, getter Getter, opts Grou
 		h.Delete()
 		return nil, err
 	}
-	g := &Group{name: name, h: out, calls: map[string]*missCall{}}
-	runtime.SetFinalizer(g, func(g *Group) { C.edgecache_group_free(g.h) })
-	registry.groups[name] = g
+	g := wrapGroup(name, out, st)
+	st.mu.Lock()
+	st.self = weak.Make(g)
+	st.mu.Unlock()
 	return g, nil
 }
 
-// GetGroup returns the group registered under name by NewGroup, or nil.
+func wrapGroup(name string, h *C.edgecache_group, st *groupState) *Group {
+	g := &Group{name: name, h: h, state: st}
+	runtime.SetFinalizer(g, func(g *Group) { C.edgecache_group_free(g.h) })
+	return g
+}
+
+// GetGroup returns the group registered under name in this process, or nil:
+// one made here by NewGroup, or from C or Python through the library. Each
+// call returns a new handle to the same group.
 func GetGroup(name string) *Group {
-	registry.Lock()
-	defer registry.Unlock()
-	return registry.groups[name]
+	var h *C.edgecache_group
+	if C.edgecache_group_lookup(strData(name), C.size_t(len(name)), &h) != C.EDGECACHE_OK {
+		return nil
+	}
+	var st *groupState
+	var ud C.uintptr_t
+	if C.ec_group_go_state(h, &ud) == C.EDGECACHE_OK && ud != 0 {
+		st, _ = cgo.Handle(ud).Value().(*groupState)
+	}
+	if st != nil {
+		// The *Group NewGroup returned, while the program holds it (as
+		// groupcache's registry would give).
+		st.mu.Lock()
+		g := st.self.Value()
+		st.mu.Unlock()
+		if g != nil {
+			C.edgecache_group_free(h)
+			return g
+		}
+	}
+	return wrapGroup(name, h, st)
 }
 
 // ptr is the library handle; in edgecache_gccheck builds it collects first.
@@ -212,115 +238,166 @@ func (g *Group) Get(ctx context.Context, key string, dest Sink) error {
 	return g.load(ctx, key, dest)
 }
 
+// leadingKey marks, in a getter's context, the loads its goroutine leads.
+type leadingKey struct{}
+
+// leading is one load a context's goroutine leads, and the ones outside it.
+type leading struct {
+	group, key string
+	outer      *leading
+}
+
+// isLeading reports whether ctx comes from the getter of (group, key).
+func isLeading(ctx context.Context, group, key string) bool {
+	for l, _ := ctx.Value(leadingKey{}).(*leading); l != nil; l = l.outer {
+		if l.group == group && l.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// load runs the miss path: lead the library's load of key, or park until
+// the leader's result is ready.
+func (g *Group) load(ctx context.Context, key string, dest Sink) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if isLeading(ctx, g.name, key) {
+		return &StatusError{Kind: ErrRecursiveLoad, Message: "recursive load of " + strconv.Quote(key) + " in group " +
+			strconv.Quote(g.name)}
+	}
+	rejoin := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		o := new(C.ec_begin)
+		s := C.ec_group_begin(g.ptr(), strData(key), C.size_t(len(key)), C.int(rejoin), o)
+		runtime.KeepAlive(g)
+		switch {
+		case s == C.EDGECACHE_OK:
+			err := dest.SetBytes(cBytes(o.value))
+			freeBytes(o.value)
+			return err
+		case s != C.EDGECACHE_PENDING:
+			return statusError(s, "")
+		case bool(o.leader):
+			v, err := g.lead(ctx, key, o.ticket)
+			if err != nil {
+				return err
+			}
+			return dest.SetBytes(v)
+		}
+		v, err := g.wait(ctx, o.ticket)
+		if errors.Is(err, ErrAbandoned) {
+			// The leader left for its own reasons (its context, Goexit):
+			// take the key again; this caller may lead now.
+			rejoin = 1
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = dest.SetBytes(v)
+		return err
+	}
+}
+
+// wait parks until the ticket's load ends (or ctx does), then reads it.
+// The ticket is freed.
+func (g *Group) wait(ctx context.Context, t *C.edgecache_group_ticket) ([]byte, error) {
+	defer C.edgecache_group_ticket_free(t)
+	ready := make(chan struct{})
+	h := cgo.NewHandle(ready)
+	if s := C.ec_group_ticket_on_ready(t, C.uintptr_t(h)); s != C.EDGECACHE_OK {
+		h.Delete()
+		return nil, statusError(s, "")
+	}
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		// The hook still runs when the load ends, and deletes h.
+		return nil, ctx.Err()
+	}
+	r := new(loadResult)
+	s := C.edgecache_group_ticket_result(t, &r.out, &r.err)
+	return r.take(C.edgecache_status(s))
+}
+
 // loadResult holds a load's out-parameters (on the heap: they cross cgo).
 type loadResult struct {
 	out C.edgecache_bytes
 	err *C.edgecache_error
 }
 
-// load runs the miss path: join the Go-side call for key, or become the one
-// goroutine that calls the library for it.
-func (g *Group) load(ctx context.Context, key string, dest Sink) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		g.mu.Lock()
-		if c, ok := g.calls[key]; ok {
-			g.mu.Unlock()
-			// Counted as the get that joins a load, as the library would.
-			C.edgecache_group_count_joined(g.ptr())
-			runtime.KeepAlive(g)
-			select {
-			case <-c.done:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if c.err == errRetry {
-				continue
-			}
-			if c.err != nil {
-				return c.err
-			}
-			return dest.SetBytes(c.val)
-		}
-		c := &missCall{done: make(chan struct{})}
-		g.calls[key] = c
-		g.mu.Unlock()
-
-		c.val, c.err = g.loadC(ctx, key)
-		err := c.err
-		if err != nil && ctx.Err() != nil && err == ctx.Err() {
-			// This caller's context ended; the others still want the value.
-			c.err = errRetry
-		}
-		close(c.done)
-		g.mu.Lock()
-		if g.calls[key] == c {
-			delete(g.calls, key)
-		}
-		g.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		return dest.SetBytes(c.val)
-	}
-}
-
-// loadC gets key from the library, which loads it (this goroutine runs the
-// getter) or waits for a load another language's caller runs.
-func (g *Group) loadC(ctx context.Context, key string) ([]byte, error) {
-	timeout := uint64(C.EDGECACHE_WAIT_FOREVER)
-	d, hasDeadline := ctx.Deadline()
-	if hasDeadline {
-		left := time.Until(d)
-		if left < 0 {
-			left = 0
-		}
-		timeout = uint64((left + time.Millisecond - 1) / time.Millisecond)
-	}
-	h := cgo.NewHandle(&callCtx{ctx: ctx})
-	defer h.Delete()
-	poll := C.int(0)
-	if ctx.Done() != nil {
-		poll = 1
-	}
-	r := new(loadResult)
-	s := C.ec_group_get_with(g.ptr(), strData(key), C.size_t(len(key)), C.uint64_t(timeout), poll, C.uintptr_t(h),
-		&r.out, &r.err)
-	runtime.KeepAlive(g)
+// take turns a finished load into Go values, freeing what C handed out.
+func (r *loadResult) take(s C.edgecache_status) ([]byte, error) {
 	if s == C.EDGECACHE_OK {
 		v := cloneBytes(cBytes(r.out))
 		freeBytes(r.out)
 		return v, nil
 	}
-	if s == C.EDGECACHE_TIMEOUT || s == C.EDGECACHE_CANCELLED {
-		// The context's own timer may not have fired yet at its deadline.
-		err := ctx.Err()
-		if err == nil && hasDeadline && !time.Now().Before(d) {
-			err = context.DeadlineExceeded
-		}
-		if err != nil {
-			if r.err != nil {
-				C.edgecache_error_free(r.err)
-			}
-			return nil, err
-		}
-	}
 	return nil, takeError(s, r.err)
+}
+
+// lead runs the load this caller leads and publishes it; it owns t. A Go
+// group's getter runs here, in Go; another language's group's getter runs
+// in the library, on this thread.
+func (g *Group) lead(ctx context.Context, key string, t *C.edgecache_group_ticket) (v []byte, err error) {
+	if g.state == nil {
+		defer C.edgecache_group_ticket_free(t)
+		h := cgo.NewHandle(&callCtx{ctx: ctx})
+		defer h.Delete()
+		r := new(loadResult)
+		s := C.ec_group_ticket_load(t, C.uintptr_t(h), &r.out, &r.err)
+		return r.take(s)
+	}
+	// Freeing a leader that has not published abandons the load: the
+	// waiters take the key again. That is what happens when the getter
+	// calls runtime.Goexit: deferred calls run, and the goroutine ends.
+	defer C.edgecache_group_ticket_free(t)
+	gctx := context.WithValue(ctx, leadingKey{}, &leading{group: g.name, key: key,
+		outer: func() *leading { l, _ := ctx.Value(leadingKey{}).(*leading); return l }()})
+	var dest loadSink
+	err = runGetter(func() error { return g.state.getter.Get(gctx, key, &dest) })
+	switch {
+	case err == nil && !dest.ok:
+		C.edgecache_group_ticket_fail(t, true, 0, nil, 0)
+		return nil, &StatusError{Kind: ErrNoValue, Message: "the getter for " + strconv.Quote(key) + " set no value"}
+	case err == nil:
+		C.edgecache_group_ticket_complete(t, bytesData(dest.b), C.size_t(len(dest.b)))
+		return dest.b, nil
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// This caller's context ended the getter: the others still want the
+		// value. Leave without a result (the deferred free abandons), so a
+		// waiter leads a new load.
+		return nil, err
+	default:
+		msg := err.Error()
+		eh := cgo.NewHandle(err)
+		if C.edgecache_group_ticket_fail(t, false, C.uint64_t(eh), strData(msg), C.size_t(len(msg))) != C.EDGECACHE_OK {
+			eh.Delete()
+		}
+		return nil, err
+	}
+}
+
+// runGetter calls f, turning a panic into a *PanicError. A Goexit inside
+// f passes through (the caller's deferred calls handle it).
+func runGetter(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &PanicError{Value: r, Stack: debug.Stack()}
+		}
+	}()
+	return f()
 }
 
 // Remove drops key from the main and hot caches and detaches any load in
 // flight for it (that load will not store its value); the next Get loads
 // again. It reports whether an entry was removed.
 func (g *Group) Remove(key string) bool {
-	// Later misses start a new call; the detached one ends for its callers.
-	g.mu.Lock()
-	delete(g.calls, key)
-	g.mu.Unlock()
 	var removed C.bool
 	C.edgecache_group_remove(g.ptr(), strData(key), C.size_t(len(key)), &removed)
 	runtime.KeepAlive(g)
@@ -358,11 +435,6 @@ func (g *Group) CacheStats(which CacheType) CacheStats {
 // Gets fail with ErrClosed. Callers waiting on a load still get its result.
 // Idempotent and safe to call concurrently with anything.
 func (g *Group) Close() {
-	registry.Lock()
-	if registry.groups[g.name] == g {
-		delete(registry.groups, g.name)
-	}
-	registry.Unlock()
 	C.edgecache_group_close(g.ptr())
 	runtime.KeepAlive(g)
 }

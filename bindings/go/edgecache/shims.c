@@ -6,8 +6,6 @@ static int32_t ec_getter(void *ud, const uint8_t *key, size_t key_len, edgecache
 	return edgecacheGoGetter((uintptr_t)ud, (uint8_t *)key, key_len, sink);
 }
 
-static bool ec_poll(void *call) { return edgecacheGoPoll((uintptr_t)call); }
-
 static void ec_release(void *ud) { edgecacheGoRelease((uintptr_t)ud); }
 
 static void ec_release_code(void *ud, uint64_t code) { edgecacheGoReleaseCode((uintptr_t)ud, code); }
@@ -36,12 +34,62 @@ edgecache_status ec_group_get_cached(uintptr_t g, const uint8_t *key, size_t key
 	return EDGECACHE_OK;
 }
 
-edgecache_status ec_group_get_with(const edgecache_group *g, const uint8_t *key, size_t key_len, uint64_t timeout_ms,
-                                   int poll, uintptr_t call, edgecache_bytes *out, edgecache_error **err) {
-	return edgecache_group_get_with(g, key, key_len, timeout_ms, poll ? ec_poll : NULL, (void *)call, out, err);
-}
 
 /* Failure codes are cgo.Handles of Go errors; the hook deletes them. */
 edgecache_status ec_flight_new(edgecache_flight **out) {
 	return edgecache_flight_new_with_hooks(NULL, NULL, ec_release_code, out);
+}
+
+static void ec_ready(void *h) { edgecacheGoReady((uintptr_t)h); }
+
+edgecache_status ec_group_ticket_on_ready(edgecache_group_ticket *t, uintptr_t h) {
+	return edgecache_group_ticket_on_ready(t, ec_ready, (void *)h);
+}
+
+edgecache_status ec_ticket_on_ready(edgecache_ticket *t, uintptr_t h) {
+	return edgecache_ticket_on_ready(t, ec_ready, (void *)h);
+}
+
+edgecache_status ec_watcher_on_ready(const edgecache_watcher *w, uintptr_t h, uint64_t *recheck_ms) {
+	return edgecache_watcher_on_ready(w, ec_ready, (void *)h, recheck_ms);
+}
+
+edgecache_status ec_on_fresh(const edgecache_watch_cache *wc, uint64_t rv, uintptr_t h, uint64_t *id) {
+	return edgecache_watch_cache_on_fresh(wc, rv, ec_ready, (void *)h, id);
+}
+
+edgecache_status ec_group_go_state(const edgecache_group *g, uintptr_t *out) {
+	void *ud = NULL;
+	edgecache_status s = edgecache_group_getter_data(g, ec_getter, &ud);
+	*out = (uintptr_t)ud;
+	return s;
+}
+
+edgecache_status ec_group_begin(const edgecache_group *g, const uint8_t *key, size_t key_len, int rejoin, ec_begin *o) {
+	edgecache_status s = rejoin ? edgecache_group_rejoin(g, key, key_len, &o->value, &o->ticket)
+	                            : edgecache_group_begin(g, key, key_len, &o->value, &o->ticket);
+	o->leader = s == EDGECACHE_PENDING && edgecache_group_ticket_is_leader(o->ticket);
+	return s;
+}
+
+edgecache_status ec_group_ticket_load(edgecache_group_ticket *t, uintptr_t call, edgecache_bytes *out,
+                                      edgecache_error **err) {
+	return edgecache_group_ticket_load(t, (void *)call, out, err);
+}
+
+/* For the package's tests: a group made the way a C program makes one,
+ * with a C getter (the value is "c:" + key), so Go can be shown to see and
+ * use groups it did not make. */
+static int32_t ec_test_c_getter(void *ud, const uint8_t *key, size_t key_len, edgecache_sink *sink) {
+	(void)ud;
+	uint8_t buf[256];
+	if (key_len > sizeof buf - 2) return 1;
+	buf[0] = 'c';
+	buf[1] = ':';
+	if (key_len > 0) memcpy(buf + 2, key, key_len);
+	return edgecache_sink_set_bytes(sink, buf, key_len + 2) == EDGECACHE_OK ? 0 : 1;
+}
+
+edgecache_status ec_test_c_group_new(const uint8_t *name, size_t name_len, edgecache_group **out) {
+	return edgecache_group_new(name, name_len, 1 << 20, 0, ec_test_c_getter, NULL, NULL, NULL, out);
 }

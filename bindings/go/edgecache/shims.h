@@ -20,8 +20,27 @@ typedef struct ec_hit {
 /* g is the group handle as an integer: it is C memory, and an integer needs
  * no cgo pointer check. */
 edgecache_status ec_group_get_cached(uintptr_t g, const uint8_t *key, size_t key_len, ec_hit *hit);
-edgecache_status ec_group_get_with(const edgecache_group *g, const uint8_t *key, size_t key_len, uint64_t timeout_ms,
-                                   int poll, uintptr_t call, edgecache_bytes *out, edgecache_error **err);
 edgecache_status ec_flight_new(edgecache_flight **out);
+
+/* Completion hooks: `h` is a cgo.Handle of a Go channel that the hook
+ * closes (edgecacheGoReady), from whatever thread completes the wait. */
+edgecache_status ec_group_ticket_on_ready(edgecache_group_ticket *t, uintptr_t h);
+edgecache_status ec_ticket_on_ready(edgecache_ticket *t, uintptr_t h);
+edgecache_status ec_watcher_on_ready(const edgecache_watcher *w, uintptr_t h, uint64_t *recheck_ms);
+edgecache_status ec_on_fresh(const edgecache_watch_cache *wc, uint64_t rv, uintptr_t h, uint64_t *id);
+/* The group's Go state (a cgo.Handle), when a Go getter made it. */
+edgecache_status ec_group_go_state(const edgecache_group *g, uintptr_t *out);
+/* A group load in progress: what edgecache_group_begin handed out. */
+typedef struct ec_begin {
+	edgecache_bytes value;
+	edgecache_group_ticket *ticket;
+	bool leader;
+} ec_begin;
+edgecache_status ec_group_begin(const edgecache_group *g, const uint8_t *key, size_t key_len, int rejoin, ec_begin *o);
+edgecache_status ec_group_ticket_load(edgecache_group_ticket *t, uintptr_t call, edgecache_bytes *out,
+                                      edgecache_error **err);
+
+/* For the package's tests only: a group with a C getter. */
+edgecache_status ec_test_c_group_new(const uint8_t *name, size_t name_len, edgecache_group **out);
 
 #endif

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"runtime/cgo"
 	"sync"
 	"time"
 	"unsafe"
@@ -304,33 +305,42 @@ func (wc *WatchCache) WaitUntilFresh(ctx context.Context, rv uint64) error {
 	return wc.waitFresh(ctx, rv, wc.deadline(ctx))
 }
 
-// waitFresh waits until the cache has seen rv, in steps of at most 50 ms
-// so that a cancelled ctx ends it promptly, until end.
+// waitFresh waits until the cache has seen rv, or until end or ctx ends
+// the wait. The goroutine parks on a channel the library's freshness hook
+// closes; it holds no OS thread while it waits.
 func (wc *WatchCache) waitFresh(ctx context.Context, rv uint64, end time.Time) error {
-	for {
-		left := time.Until(end)
-		if left < 0 {
-			left = 0
+	ready := make(chan struct{})
+	h := cgo.NewHandle(ready)
+	var id C.uint64_t
+	if s := C.ec_on_fresh(wc.ptr(), C.uint64_t(rv), C.uintptr_t(h), &id); s != C.EDGECACHE_OK {
+		h.Delete()
+		return watchCall(func() C.edgecache_status { return s })
+	}
+	if id != 0 {
+		timer := time.NewTimer(time.Until(end))
+		defer timer.Stop()
+		select {
+		case <-ready:
+		case <-timer.C:
+		case <-ctx.Done():
 		}
-		step := left
-		if step > 50*time.Millisecond {
-			step = 50 * time.Millisecond
-		}
-		err := watchCall(func() C.edgecache_status {
-			return C.edgecache_status(C.edgecache_watch_cache_wait_until_fresh(wc.ptr(), C.uint64_t(rv),
-				C.uint64_t(step/time.Millisecond)))
-		})
-		runtime.KeepAlive(wc)
-		if err == nil || !errors.Is(err, ErrTooLargeResourceVersion) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if step == left {
-			return err
+		var cancelled C.bool
+		C.edgecache_watch_cache_cancel_fresh(wc.ptr(), id, &cancelled)
+		if cancelled {
+			// The hook will never run: its handle is ours to delete.
+			h.Delete()
 		}
 	}
+	// The verdict (fresh, closed, or too large) from the library, without
+	// waiting.
+	err := watchCall(func() C.edgecache_status {
+		return C.edgecache_status(C.edgecache_watch_cache_wait_until_fresh(wc.ptr(), C.uint64_t(rv), 0))
+	})
+	runtime.KeepAlive(wc)
+	if err != nil && errors.Is(err, ErrTooLargeResourceVersion) && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // List returns the current objects matching sel, in key order, and the
@@ -584,15 +594,20 @@ func (wc *WatchCache) WatchWithOptions(ctx context.Context, rv uint64, sel Selec
 	return w, nil
 }
 
-// pump moves events from the library to the channel, on its own goroutine
-// (blocked in the library between events), then frees the watcher.
+// pump moves events from the library to the channel, on its own goroutine,
+// then frees the watcher. Between events it parks on a channel that the
+// library's ready hook closes: an idle watcher holds no OS thread.
 func (w *Watcher) pump() {
 	defer close(w.exited)
 	defer close(w.ch)
 	for {
 		var e *C.edgecache_event
-		s := C.edgecache_watcher_next(w.h, C.EDGECACHE_WAIT_FOREVER, &e)
+		s := C.edgecache_watcher_next(w.h, 0, &e)
 		if s == C.EDGECACHE_TIMEOUT {
+			if !w.park() {
+				w.finish()
+				return
+			}
 			continue
 		}
 		if s != C.EDGECACHE_OK {
@@ -624,6 +639,33 @@ func (w *Watcher) pump() {
 		case <-w.stop:
 		}
 	}
+}
+
+// park waits until the watcher has something to read (or a periodic
+// bookmark is due); false when Stop was called.
+func (w *Watcher) park() bool {
+	ready := make(chan struct{})
+	h := cgo.NewHandle(ready)
+	var recheck C.uint64_t
+	if C.ec_watcher_on_ready(w.h, C.uintptr_t(h), &recheck) != C.EDGECACHE_OK {
+		h.Delete()
+		return true // next read reports the problem
+	}
+	var due <-chan time.Time
+	if recheck != C.EDGECACHE_WAIT_FOREVER {
+		t := time.NewTimer(time.Duration(recheck) * time.Millisecond)
+		defer t.Stop()
+		due = t.C
+	}
+	// The hook runs exactly once (at the latest when the watcher is freed)
+	// and deletes h.
+	select {
+	case <-ready:
+	case <-due:
+	case <-w.stop:
+		return false
+	}
+	return true
 }
 
 // finish frees the library watcher once; it reports whether Stop was called.

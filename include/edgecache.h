@@ -36,16 +36,6 @@
 #define EDGECACHE_VERSION_PATCH 0
 
 /**
- * Selects the main cache in `edgecache_group_get_cache_stats`.
- */
-#define EDGECACHE_MAIN_CACHE 1
-
-/**
- * Selects the hot cache in `edgecache_group_get_cache_stats`.
- */
-#define EDGECACHE_HOT_CACHE 2
-
-/**
  * A timeout that never runs out.
  */
 #define EDGECACHE_WAIT_FOREVER UINT64_MAX
@@ -57,59 +47,9 @@
 #define EDGECACHE_POLL_INTERVAL_MS 20
 
 /**
- * `resource_version_match` not set (the zero value): NotOlderThan. (The
- * apiserver reads a `limit` at a non-zero resourceVersion with no match as
- * Exact; a server in front of the cache applies that rule of its HTTP
- * parameters by passing `EDGECACHE_MATCH_EXACT`.)
- */
-#define EDGECACHE_MATCH_UNSET 0
-
-/**
- * `resource_version_match`: the state at the resourceVersion or any later
- * one (the cache's current state once it has seen it).
- */
-#define EDGECACHE_MATCH_NOT_OLDER_THAN 1
-
-/**
- * `resource_version_match`: the state exactly at the resourceVersion,
- * which must still be in the window (else `EDGECACHE_RESOURCE_EXPIRED`).
- */
-#define EDGECACHE_MATCH_EXACT 2
-
-/**
- * Event type: an object was added (or, for a watch from 0, already existed).
- */
-#define EDGECACHE_EVENT_ADDED 1
-
-/**
- * An object changed.
- */
-#define EDGECACHE_EVENT_MODIFIED 2
-
-/**
- * An object was deleted.
- */
-#define EDGECACHE_EVENT_DELETED 3
-
-/**
- * A bookmark: only the resourceVersion is meaningful.
- */
-#define EDGECACHE_EVENT_BOOKMARK 4
-
-/**
  * A timeout argument that means "the cache's configured freshness timeout".
  */
 #define EDGECACHE_DEFAULT_TIMEOUT (UINT64_MAX - 1)
-
-/**
- * `which` for labels in `edgecache_item_attr`.
- */
-#define EDGECACHE_ATTR_LABEL 0
-
-/**
- * `which` for fields in `edgecache_item_attr`.
- */
-#define EDGECACHE_ATTR_FIELD 1
 
 /**
  * The result of every fallible call. Values are fixed: a variant is never
@@ -212,6 +152,162 @@ typedef enum edgecache_status {
    */
   EDGECACHE_PENDING = 19,
 } edgecache_status;
+
+/**
+ * Which of a group's two caches (`edgecache_group_get_cache_stats`).
+ */
+enum edgecache_cache_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The keys this process owns and loaded itself.
+   */
+  EDGECACHE_MAIN_CACHE = 1,
+  /**
+   * Popular keys owned by peers.
+   */
+  EDGECACHE_HOT_CACHE = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgecache_cache_type edgecache_cache_type;
+#else
+typedef uint32_t edgecache_cache_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * An event's type, as `edgecache_event_type` returns it.
+ */
+enum edgecache_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * An object was added (or, for a watch from 0, already existed).
+   */
+  EDGECACHE_EVENT_ADDED = 1,
+  /**
+   * An object changed.
+   */
+  EDGECACHE_EVENT_MODIFIED = 2,
+  /**
+   * An object was deleted.
+   */
+  EDGECACHE_EVENT_DELETED = 3,
+  /**
+   * A bookmark: only the resourceVersion is meaningful.
+   */
+  EDGECACHE_EVENT_BOOKMARK = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgecache_event_kind edgecache_event_kind;
+#else
+typedef uint32_t edgecache_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * `resource_version_match` of a list request.
+ */
+enum edgecache_rv_match
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Not set (the zero value): NotOlderThan. (The apiserver reads a
+   * `limit` at a non-zero resourceVersion with no match as Exact; a
+   * server in front of the cache applies that rule of its HTTP
+   * parameters by passing `EDGECACHE_MATCH_EXACT`.)
+   */
+  EDGECACHE_MATCH_UNSET = 0,
+  /**
+   * The state at the resourceVersion or any later one (the cache's
+   * current state once it has seen it).
+   */
+  EDGECACHE_MATCH_NOT_OLDER_THAN = 1,
+  /**
+   * The state exactly at the resourceVersion, which must still be in the
+   * window (else `EDGECACHE_RESOURCE_EXPIRED`).
+   */
+  EDGECACHE_MATCH_EXACT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgecache_rv_match edgecache_rv_match;
+#else
+typedef uint32_t edgecache_rv_match;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * `which` of `edgecache_item_attr` and `edgecache_item_attr_at`.
+ */
+enum edgecache_attr
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The labels.
+   */
+  EDGECACHE_ATTR_LABEL = 0,
+  /**
+   * The fields.
+   */
+  EDGECACHE_ATTR_FIELD = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgecache_attr edgecache_attr;
+#else
+typedef uint32_t edgecache_attr;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Why a watcher closed (`edgecache_watcher_close_info`), so a client can
+ * tell "resume from your last resourceVersion" from "list again".
+ */
+enum edgecache_close_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The watcher is open.
+   */
+  EDGECACHE_CLOSE_NONE = 0,
+  /**
+   * It read too slowly and its buffer filled: watch again from the last
+   * resourceVersion received (a 410 then means list again).
+   */
+  EDGECACHE_CLOSE_FELL_BEHIND = 1,
+  /**
+   * The cache was relisted: list again (at `resource_version` or later).
+   */
+  EDGECACHE_CLOSE_RELISTED = 2,
+  /**
+   * The cache was closed.
+   */
+  EDGECACHE_CLOSE_CACHE_CLOSED = 3,
+  /**
+   * Its owner stopped it.
+   */
+  EDGECACHE_CLOSE_STOPPED = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum edgecache_close_reason edgecache_close_reason;
+#else
+typedef uint32_t edgecache_close_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
 
 /**
  * A thread-safe, byte-bounded LRU cache of byte keys and values.
@@ -661,6 +757,24 @@ typedef struct edgecache_object {
    */
   size_t n_fields;
 } edgecache_object;
+
+/**
+ * Why a watcher closed, as values (`edgecache_watcher_close_info`).
+ */
+typedef struct edgecache_close_info {
+  /**
+   * An `edgecache_close_reason`; `EDGECACHE_CLOSE_NONE` while open.
+   */
+  uint32_t reason;
+  /**
+   * `EDGECACHE_CLOSE_FELL_BEHIND`: the watcher's buffer, in events.
+   */
+  uint64_t buffer;
+  /**
+   * `EDGECACHE_CLOSE_RELISTED`: the relist's resourceVersion.
+   */
+  uint64_t resource_version;
+} edgecache_close_info;
 
 /**
  * The details of a watch-cache failure, as the Kubernetes apiserver would
@@ -1872,6 +1986,17 @@ enum edgecache_status edgecache_watcher_close_reason(const struct edgecache_watc
                                                      char *buf,
                                                      size_t cap,
                                                      size_t *out_len);
+
+/**
+ * Writes why the watcher closed to `*out` (reason `EDGECACHE_CLOSE_NONE`
+ * while it is open): the typed form of `edgecache_watcher_close_reason`,
+ * so a client can tell "fell behind: resume" from "relisted: list again".
+ *
+ * # Safety
+ * `w` is live; `out` is writable.
+ */
+enum edgecache_status edgecache_watcher_close_info(const struct edgecache_watcher *w,
+                                                   struct edgecache_close_info *out);
 
 /**
  * Releases a watcher (closing it). NULL is a no-op.

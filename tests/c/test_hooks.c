@@ -385,6 +385,48 @@ static void test_fresh_hook(void) {
     CHECK(atomic_load(&cancelled.runs) == 0);
 }
 
+/* Why a watcher closed, as values: fell behind (resume) or relisted (list
+ * again), told apart without parsing text. */
+static const char *reason_name(uint32_t r) {
+    switch ((edgecache_close_reason)r) {
+    case EDGECACHE_CLOSE_NONE: return "open";
+    case EDGECACHE_CLOSE_FELL_BEHIND: return "fell behind";
+    case EDGECACHE_CLOSE_RELISTED: return "relisted";
+    case EDGECACHE_CLOSE_CACHE_CLOSED: return "cache closed";
+    case EDGECACHE_CLOSE_STOPPED: return "stopped";
+    }
+    return "unknown";
+}
+
+static void test_close_info(void) {
+    edgecache_watch_cache *wc = NULL;
+    CHECK_OK(edgecache_watch_cache_new(NULL, &wc));
+    edgecache_watcher *slow = NULL, *relisted = NULL, *stopped = NULL;
+    CHECK_OK(edgecache_watch_cache_watch(wc, 0, NULL, 0, NULL, 0, false, 1, &slow));
+    add(wc, "a", 1);
+    add(wc, "b", 2); /* the second event overflows a buffer of 1 */
+    CHECK_OK(edgecache_watch_cache_watch(wc, 0, NULL, 0, NULL, 0, false, 0, &relisted));
+    CHECK_OK(edgecache_watch_cache_watch(wc, 0, NULL, 0, NULL, 0, false, 0, &stopped));
+    edgecache_close_info info;
+    CHECK_OK(edgecache_watcher_close_info(stopped, &info));
+    CHECK(strcmp(reason_name(info.reason), "open") == 0);
+    CHECK_OK(edgecache_watcher_close(stopped));
+    CHECK_OK(edgecache_watcher_close_info(stopped, &info));
+    CHECK(strcmp(reason_name(info.reason), "stopped") == 0);
+    CHECK_OK(edgecache_watcher_close_info(slow, &info));
+    CHECKF(info.reason == EDGECACHE_CLOSE_FELL_BEHIND && info.buffer == 1, "%s, buffer %" PRIu64,
+           reason_name(info.reason), info.buffer);
+    CHECK_OK(edgecache_watch_cache_replace(wc, NULL, 0, 7));
+    CHECK_OK(edgecache_watcher_close_info(relisted, &info));
+    CHECK(info.reason == EDGECACHE_CLOSE_RELISTED && info.resource_version == 7);
+    CHECK_STATUS(edgecache_watcher_close_info(NULL, &info), EDGECACHE_NULL_ARGUMENT);
+    CHECK_STATUS(edgecache_watcher_close_info(slow, NULL), EDGECACHE_NULL_ARGUMENT);
+    edgecache_watcher_free(slow);
+    edgecache_watcher_free(relisted);
+    edgecache_watcher_free(stopped);
+    edgecache_watch_cache_free(wc);
+}
+
 /* A count no array can have is refused, not read (it used to crash). */
 static void test_huge_index_count(void) {
     edgecache_watch_options o;
@@ -407,6 +449,7 @@ int main(void) {
     test_flight_ticket_hook();
     test_watcher_hook();
     test_fresh_hook();
+    test_close_info();
     test_huge_index_count();
     printf("test_hooks: ok\n");
     return 0;

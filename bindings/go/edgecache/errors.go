@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 )
 
 // The errors the package reports, for errors.Is. A failed call returns an
@@ -298,3 +299,51 @@ func watchError(s C.edgecache_status, msg string, detail *C.edgecache_watch_erro
 	}
 	return statusError(s, msg)
 }
+
+// CloseReason is why a watch ended on its own.
+type CloseReason int
+
+const (
+	// CloseFellBehind: the watcher read too slowly and its buffer filled.
+	// Watch again from the last resourceVersion received (an
+	// ErrResourceExpired then means list again).
+	CloseFellBehind CloseReason = 1
+	// CloseRelisted: the cache was relisted (WatchCache.Replace). List
+	// again, at ResourceVersion or later.
+	CloseRelisted CloseReason = 2
+	// CloseCacheClosed: the cache was closed.
+	CloseCacheClosed CloseReason = 3
+	// CloseStopped: the watch was stopped.
+	CloseStopped CloseReason = 4
+)
+
+func (r CloseReason) String() string {
+	switch r {
+	case CloseFellBehind:
+		return "fell behind"
+	case CloseRelisted:
+		return "relisted"
+	case CloseCacheClosed:
+		return "cache closed"
+	case CloseStopped:
+		return "stopped"
+	}
+	return "CloseReason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// WatchClosedError is why a watch ended on its own (Watcher.Err and the
+// last Error event). It matches ErrClosed; use errors.As to read Reason.
+type WatchClosedError struct {
+	Reason CloseReason
+	// Buffer is the watcher's buffer, for CloseFellBehind.
+	Buffer int
+	// ResourceVersion is the relist's resourceVersion, for CloseRelisted.
+	ResourceVersion uint64
+	// Message is the library's wording.
+	Message string
+}
+
+func (e *WatchClosedError) Error() string { return "edgecache: " + e.Message }
+
+// Is reports ErrClosed as matching.
+func (e *WatchClosedError) Is(target error) bool { return target == ErrClosed }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -256,5 +257,55 @@ func TestWaitUntilFreshParksAndWakes(t *testing.T) {
 	defer cancel2()
 	if err := wc.WaitUntilFresh(ctx, 99); !errors.Is(err, ErrTooLargeResourceVersion) && !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("timed-out wait = %v", err)
+	}
+}
+
+func TestWatchCloseReasonsAreTyped(t *testing.T) {
+	wc, err := NewWatchCache(WatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	slow, err := wc.WatchWithOptions(context.Background(), 0, Selector{}, WatcherOptions{Buffer: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relisted, err := wc.Watch(context.Background(), 0, Selector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The relisted watcher's reader keeps up; the slow one is not read.
+	got := make(chan error, 1)
+	go func() {
+		for ev := range relisted.ResultChan() {
+			if ev.Type == Error {
+				got <- ev.Err
+			}
+		}
+	}()
+	for rv := uint64(1); rv <= 3; rv++ {
+		if err := wc.Add(Object{Key: "k" + strconv.FormatUint(rv, 10), Data: []byte("x"), ResourceVersion: rv}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	if err := wc.Replace(nil, 9); err != nil {
+		t.Fatal(err)
+	}
+	var wce *WatchClosedError
+	select {
+	case err := <-got:
+		if !errors.As(err, &wce) || wce.Reason != CloseRelisted || wce.ResourceVersion != 9 || !errors.Is(err, ErrClosed) {
+			t.Fatalf("relisted watcher's error: %#v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no close error on the relisted watcher")
+	}
+	var last Event
+	for ev := range slow.ResultChan() {
+		last = ev
+	}
+	if !errors.As(last.Err, &wce) || wce.Reason != CloseFellBehind || wce.Buffer != 1 {
+		t.Fatalf("slow watcher's last event: %#v", last)
 	}
 }

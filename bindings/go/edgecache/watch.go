@@ -628,9 +628,12 @@ func (w *Watcher) pump() {
 	if !ok {
 		reason = "closed"
 	}
+	info := new(C.edgecache_close_info)
+	C.edgecache_watcher_close_info(w.h, info)
 	stopped := w.finish()
 	if !stopped {
-		err := &StatusError{Kind: ErrClosed, Message: "watch closed: " + reason}
+		err := &WatchClosedError{Reason: CloseReason(info.reason), Buffer: int(info.buffer),
+			ResourceVersion: uint64(info.resource_version), Message: "watch closed: " + reason}
 		w.mu.Lock()
 		w.err = err
 		w.mu.Unlock()
@@ -701,9 +704,10 @@ func (w *Watcher) Stop() {
 	})
 }
 
-// Err is why the watch ended on its own (matching ErrClosed, with the
-// library's reason: fell behind, relisted, cache closed); nil while it runs
-// and after Stop.
+// Err is why the watch ended on its own: a *WatchClosedError (matching
+// ErrClosed) whose Reason tells a client what to do (CloseFellBehind: watch
+// again from the last resourceVersion; CloseRelisted: list again); nil
+// while it runs and after Stop.
 func (w *Watcher) Err() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()

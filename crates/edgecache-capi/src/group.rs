@@ -14,10 +14,6 @@ use crate::error::{CError, ErrorInfo, Hooks, edgecache_error, edgecache_release_
 use crate::handle::{check_out, into_raw, opaque, take, tri, try_ref, write_out};
 use crate::status::{copy_message, edgecache_status, fail};
 
-/// Selects the main cache in `edgecache_group_get_cache_stats`.
-pub const EDGECACHE_MAIN_CACHE: u32 = 1;
-/// Selects the hot cache in `edgecache_group_get_cache_stats`.
-pub const EDGECACHE_HOT_CACHE: u32 = 2;
 /// A timeout that never runs out.
 pub const EDGECACHE_WAIT_FOREVER: u64 = u64::MAX;
 
@@ -629,10 +625,12 @@ pub unsafe extern "C" fn edgecache_group_get_cache_stats(
         // SAFETY: the caller's promise, checked for NULL.
         let g = unsafe { tri!(try_ref(group)) };
         tri!(check_out(out, "out"));
-        let which = match which {
-            EDGECACHE_MAIN_CACHE => CacheType::Main,
-            EDGECACHE_HOT_CACHE => CacheType::Hot,
-            other => {
+        use crate::enums::edgecache_cache_type as T;
+        let which = match T::from_u32(which) {
+            Some(T::EDGECACHE_MAIN_CACHE) => CacheType::Main,
+            Some(T::EDGECACHE_HOT_CACHE) => CacheType::Hot,
+            None => {
+                let other = which;
                 return fail(edgecache_status::EDGECACHE_INVALID_ARGUMENT, format!("unknown cache type {other}"));
             }
         };

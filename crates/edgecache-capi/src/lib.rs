@@ -35,6 +35,7 @@
 mod boundary;
 mod bytes;
 mod cache;
+mod enums;
 mod error;
 mod flight;
 mod group;
@@ -52,6 +53,7 @@ mod window_stats;
 
 pub use bytes::{edgecache_bytes, edgecache_bytes_free};
 pub use cache::*;
+pub use enums::*;
 pub use error::*;
 pub use flight::*;
 pub use group::*;

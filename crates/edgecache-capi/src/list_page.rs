@@ -13,17 +13,6 @@ use crate::watch::{
     parsed_selector, timeout_or_default, watch_fail,
 };
 
-/// `resource_version_match` not set (the zero value): NotOlderThan. (The
-/// apiserver reads a `limit` at a non-zero resourceVersion with no match as
-/// Exact; a server in front of the cache applies that rule of its HTTP
-/// parameters by passing `EDGECACHE_MATCH_EXACT`.)
-pub const EDGECACHE_MATCH_UNSET: u32 = 0;
-/// `resource_version_match`: the state at the resourceVersion or any later
-/// one (the cache's current state once it has seen it).
-pub const EDGECACHE_MATCH_NOT_OLDER_THAN: u32 = 1;
-/// `resource_version_match`: the state exactly at the resourceVersion,
-/// which must still be in the window (else `EDGECACHE_RESOURCE_EXPIRED`).
-pub const EDGECACHE_MATCH_EXACT: u32 = 2;
 
 /// What `edgecache_watch_cache_list_page` lists. Growable: initialise it
 /// with `edgecache_list_request_init(&req, sizeof req)`, then set the
@@ -155,11 +144,13 @@ pub unsafe extern "C" fn edgecache_watch_cache_list_page(
         // SAFETY: the caller's promises, checked for NULL and size.
         let (c, r) = unsafe { (tri!(try_ref(wc)), tri!(read_sized(req))) };
         tri!(check_out(out, "out"));
-        let rv_match = match r.resource_version_match {
-            EDGECACHE_MATCH_UNSET => None,
-            EDGECACHE_MATCH_NOT_OLDER_THAN => Some(ResourceVersionMatch::NotOlderThan),
-            EDGECACHE_MATCH_EXACT => Some(ResourceVersionMatch::Exact),
-            other => {
+        use crate::enums::edgecache_rv_match as M;
+        let rv_match = match M::from_u32(r.resource_version_match) {
+            Some(M::EDGECACHE_MATCH_UNSET) => None,
+            Some(M::EDGECACHE_MATCH_NOT_OLDER_THAN) => Some(ResourceVersionMatch::NotOlderThan),
+            Some(M::EDGECACHE_MATCH_EXACT) => Some(ResourceVersionMatch::Exact),
+            None => {
+                let other = r.resource_version_match;
                 return fail(
                     edgecache_status::EDGECACHE_INVALID_ARGUMENT,
                     format!("{other} is not an EDGECACHE_MATCH_* value"),

@@ -14,6 +14,7 @@ use edgecache::watch::{
 };
 
 use crate::boundary::ffi_boundary;
+use crate::enums::{edgecache_attr, edgecache_event_kind};
 use crate::bytes::slice;
 use crate::group::EDGECACHE_WAIT_FOREVER;
 use crate::handle::{check_out, into_raw, opaque, take, tri, try_ref, write_out};
@@ -79,14 +80,6 @@ pub struct edgecache_object {
     pub n_fields: usize,
 }
 
-/// Event type: an object was added (or, for a watch from 0, already existed).
-pub const EDGECACHE_EVENT_ADDED: u32 = 1;
-/// An object changed.
-pub const EDGECACHE_EVENT_MODIFIED: u32 = 2;
-/// An object was deleted.
-pub const EDGECACHE_EVENT_DELETED: u32 = 3;
-/// A bookmark: only the resourceVersion is meaningful.
-pub const EDGECACHE_EVENT_BOOKMARK: u32 = 4;
 
 /// Options of `edgecache_watch_cache_new`; zero means the default for every
 /// field.
@@ -797,6 +790,57 @@ pub unsafe extern "C" fn edgecache_watcher_close_reason(
     }
 }
 
+/// Why a watcher closed, as values (`edgecache_watcher_close_info`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+#[allow(non_camel_case_types, reason = "C naming: the header shows this name")]
+pub struct edgecache_close_info {
+    /// An `edgecache_close_reason`; `EDGECACHE_CLOSE_NONE` while open.
+    pub reason: u32,
+    /// `EDGECACHE_CLOSE_FELL_BEHIND`: the watcher's buffer, in events.
+    pub buffer: u64,
+    /// `EDGECACHE_CLOSE_RELISTED`: the relist's resourceVersion.
+    pub resource_version: u64,
+}
+
+/// Writes why the watcher closed to `*out` (reason `EDGECACHE_CLOSE_NONE`
+/// while it is open): the typed form of `edgecache_watcher_close_reason`,
+/// so a client can tell "fell behind: resume" from "relisted: list again".
+///
+/// # Safety
+/// `w` is live; `out` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_watcher_close_info(
+    w: *const edgecache_watcher,
+    out: *mut edgecache_close_info,
+) -> edgecache_status {
+    ffi_boundary! {
+        // SAFETY: the caller's promise, checked for NULL.
+        let w = unsafe { tri!(try_ref(w)) };
+        tri!(check_out(out, "out"));
+        use crate::enums::edgecache_close_reason as R;
+        let mut info = edgecache_close_info::default();
+        info.reason = match w.close_reason() {
+            None => R::EDGECACHE_CLOSE_NONE,
+            Some(edgecache::watch::CloseReason::FellBehind { buffer }) => {
+                info.buffer = buffer as u64;
+                R::EDGECACHE_CLOSE_FELL_BEHIND
+            }
+            Some(edgecache::watch::CloseReason::Relisted { resource_version }) => {
+                info.resource_version = resource_version;
+                R::EDGECACHE_CLOSE_RELISTED
+            }
+            Some(edgecache::watch::CloseReason::CacheClosed) => R::EDGECACHE_CLOSE_CACHE_CLOSED,
+            // `CloseReason` may grow; a new one reads as stopped until it
+            // has its own value.
+            Some(_) => R::EDGECACHE_CLOSE_STOPPED,
+        } as u32;
+        // SAFETY: checked; writable by promise.
+        unsafe { write_out(out, info) };
+        edgecache_status::EDGECACHE_OK
+    }
+}
+
 /// Releases a watcher (closing it). NULL is a no-op.
 ///
 /// # Safety
@@ -821,10 +865,10 @@ pub unsafe extern "C" fn edgecache_event_type(e: *const edgecache_event) -> u32 
         // SAFETY: the caller's promise, checked for NULL.
         match unsafe { try_ref(e) } {
             Ok(e) => match e.event_type() {
-                EventType::Added => EDGECACHE_EVENT_ADDED,
-                EventType::Modified => EDGECACHE_EVENT_MODIFIED,
-                EventType::Deleted => EDGECACHE_EVENT_DELETED,
-                EventType::Bookmark => EDGECACHE_EVENT_BOOKMARK,
+                EventType::Added => edgecache_event_kind::EDGECACHE_EVENT_ADDED as u32,
+                EventType::Modified => edgecache_event_kind::EDGECACHE_EVENT_MODIFIED as u32,
+                EventType::Deleted => edgecache_event_kind::EDGECACHE_EVENT_DELETED as u32,
+                EventType::Bookmark => edgecache_event_kind::EDGECACHE_EVENT_BOOKMARK as u32,
             },
             Err(_) => 0,
         }
@@ -972,11 +1016,7 @@ pub unsafe extern "C" fn edgecache_item_attr(
         // SAFETY: the caller's promises, checked for NULL.
         let (i, name) = unsafe { (tri!(try_ref(i)), tri!(name.to_str("name"))) };
         tri!(check_out(out, "out"));
-        let m = match which {
-            EDGECACHE_ATTR_LABEL => i.labels(),
-            EDGECACHE_ATTR_FIELD => i.fields(),
-            other => return fail(edgecache_status::EDGECACHE_INVALID_ARGUMENT, format!("unknown attribute kind {other}")),
-        };
+        let m = tri!(attrs(i, which));
         match m.get(name) {
             Some(v) => {
                 // SAFETY: checked; writable.
@@ -1008,11 +1048,7 @@ pub unsafe extern "C" fn edgecache_item_attr_at(
         let i = unsafe { tri!(try_ref(i)) };
         tri!(check_out(out_name, "out_name"));
         tri!(check_out(out_value, "out_value"));
-        let m = match which {
-            EDGECACHE_ATTR_LABEL => i.labels(),
-            EDGECACHE_ATTR_FIELD => i.fields(),
-            other => return fail(edgecache_status::EDGECACHE_INVALID_ARGUMENT, format!("unknown attribute kind {other}")),
-        };
+        let m = tri!(attrs(i, which));
         match m.iter().nth(index) {
             Some((k, v)) => {
                 // SAFETY: both checked; writable by promise.
@@ -1027,10 +1063,15 @@ pub unsafe extern "C" fn edgecache_item_attr_at(
     }
 }
 
-/// `which` for labels in `edgecache_item_attr`.
-pub const EDGECACHE_ATTR_LABEL: u32 = 0;
-/// `which` for fields in `edgecache_item_attr`.
-pub const EDGECACHE_ATTR_FIELD: u32 = 1;
+
+/// The labels or fields of `i`, as `which` (an `edgecache_attr`) says.
+fn attrs(i: &Item, which: u32) -> Result<&std::collections::BTreeMap<String, String>, edgecache_status> {
+    match edgecache_attr::from_u32(which) {
+        Some(edgecache_attr::EDGECACHE_ATTR_LABEL) => Ok(i.labels()),
+        Some(edgecache_attr::EDGECACHE_ATTR_FIELD) => Ok(i.fields()),
+        None => Err(fail(edgecache_status::EDGECACHE_INVALID_ARGUMENT, format!("unknown attribute kind {which}"))),
+    }
+}
 
 /// Releases an item received as owned (`edgecache_watch_cache_get`). Never
 /// pass an item lent by an event or list. NULL is a no-op.

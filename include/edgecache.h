@@ -670,9 +670,16 @@ typedef struct edgecache_list_request {
 
 /**
  * Options of `edgecache_watch_cache_new`; zero means the default for every
- * field.
+ * field. Growable: initialise it with `edgecache_watch_options_init(&o,
+ * sizeof o)`, then set fields (the `size` rule of the request structs:
+ * later versions only append fields).
  */
 typedef struct edgecache_watch_options {
+  /**
+   * `sizeof` the struct as the caller's header declares it (set by
+   * `edgecache_watch_options_init`).
+   */
+  size_t size;
   /**
    * The smallest number of events kept (default 100).
    */
@@ -1769,8 +1776,19 @@ enum edgecache_status edgecache_status_message(uint32_t status,
 enum edgecache_status edgecache_last_error_message(char *buf, size_t cap, size_t *out_len);
 
 /**
+ * Initialises the options at `opts`, which the caller declares `size`
+ * bytes long (pass `sizeof *opts`): every field zero (the defaults) and
+ * `size` set. NULL, or a `size` below `sizeof(size_t)`, is a no-op.
+ *
+ * # Safety
+ * `opts` is NULL or writable for `size` bytes.
+ */
+void edgecache_watch_options_init(struct edgecache_watch_options *opts, size_t size);
+
+/**
  * Creates a watch cache (`opts` may be NULL for all defaults) and writes it
- * to `*out`. Bad options (max_capacity below capacity, an index that is not
+ * to `*out`. Options not initialised by `edgecache_watch_options_init`
+ * (a `size` too small) are `EDGECACHE_INVALID_ARGUMENT`. Bad options (max_capacity below capacity, an index that is not
  * "label:NAME" or "field:NAME", a count such as `SIZE_MAX` that no array
  * can have) give `EDGECACHE_INVALID_ARGUMENT`; a NULL array with a nonzero
  * count `EDGECACHE_NULL_ARGUMENT`. Everything `opts` points at is copied.

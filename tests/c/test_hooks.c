@@ -430,13 +430,28 @@ static void test_close_info(void) {
 /* A count no array can have is refused, not read (it used to crash). */
 static void test_huge_index_count(void) {
     edgecache_watch_options o;
-    memset(&o, 0, sizeof o);
+    edgecache_watch_options_init(&o, sizeof o);
     edgecache_str one = {"label:app", 9};
     o.indexes = &one;
     o.n_indexes = SIZE_MAX;
     edgecache_watch_cache *wc = NULL;
     CHECK_STATUS(edgecache_watch_cache_new(&o, &wc), EDGECACHE_INVALID_ARGUMENT);
     CHECK(wc == NULL);
+    /* Options that were never initialised (size 0) are refused too. */
+    edgecache_watch_options raw;
+    memset(&raw, 0, sizeof raw);
+    CHECK_STATUS(edgecache_watch_cache_new(&raw, &wc), EDGECACHE_INVALID_ARGUMENT);
+    /* A program built against a newer header passes a larger size. */
+    struct {
+        edgecache_watch_options o;
+        uint64_t later_field;
+    } newer;
+    memset(&newer, 0xAB, sizeof newer);
+    edgecache_watch_options_init(&newer.o, sizeof newer);
+    CHECK(newer.o.size == sizeof newer.o && newer.later_field == 0xABABABABABABABABull);
+    newer.o.size = sizeof newer;
+    CHECK_OK(edgecache_watch_cache_new(&newer.o, &wc));
+    edgecache_watch_cache_free(wc);
 }
 
 int main(void) {

@@ -12,7 +12,7 @@ static edgecache_object obj(const char *key, const char *data, const edgecache_p
 static edgecache_watch_cache *new_cache(size_t capacity) {
     edgecache_str idx[] = {S("label:app")};
     edgecache_watch_options opts;
-    memset(&opts, 0, sizeof opts);
+    edgecache_watch_options_init(&opts, sizeof opts);
     opts.capacity = capacity;
     opts.max_capacity = capacity;
     opts.indexes = idx;
@@ -300,14 +300,14 @@ static void test_bad_input(void) {
     CHECK_OK(edgecache_watch_cache_new(NULL, &wc)); /* all defaults */
     edgecache_watch_cache_free(wc);
     edgecache_watch_options bad;
-    memset(&bad, 0, sizeof bad);
+    edgecache_watch_options_init(&bad, sizeof bad);
     bad.capacity = 10;
     bad.max_capacity = 5;
     wc = NULL;
     CHECK_STATUS(edgecache_watch_cache_new(&bad, &wc), EDGECACHE_INVALID_ARGUMENT);
     CHECK(wc == NULL);
     edgecache_str idx[] = {S("nonsense")};
-    memset(&bad, 0, sizeof bad);
+    edgecache_watch_options_init(&bad, sizeof bad);
     bad.indexes = idx;
     bad.n_indexes = 1;
     CHECK_STATUS(edgecache_watch_cache_new(&bad, &wc), EDGECACHE_INVALID_ARGUMENT);

@@ -23,7 +23,7 @@ static edgecache_watch_cache *new_cache(const edgecache_watch_options *opts) {
 
 static edgecache_watch_options default_options(void) {
     edgecache_watch_options o;
-    memset(&o, 0, sizeof o);
+    edgecache_watch_options_init(&o, sizeof o);
     return o;
 }
 

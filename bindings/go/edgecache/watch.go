@@ -136,6 +136,7 @@ func NewWatchCache(opts WatchOptions) (*WatchCache, error) {
 	a := newArena(size)
 	defer a.free()
 	var c C.edgecache_watch_options
+	C.edgecache_watch_options_init(&c, C.size_t(unsafe.Sizeof(c)))
 	c.capacity = C.size_t(opts.Capacity)
 	c.max_capacity = C.size_t(opts.MaxCapacity)
 	c.max_bytes = C.size_t(opts.MaxBytes)

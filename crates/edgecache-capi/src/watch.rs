@@ -82,11 +82,16 @@ pub struct edgecache_object {
 
 
 /// Options of `edgecache_watch_cache_new`; zero means the default for every
-/// field.
+/// field. Growable: initialise it with `edgecache_watch_options_init(&o,
+/// sizeof o)`, then set fields (the `size` rule of the request structs:
+/// later versions only append fields).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 #[allow(non_camel_case_types, reason = "C naming: the header shows this name")]
 pub struct edgecache_watch_options {
+    /// `sizeof` the struct as the caller's header declares it (set by
+    /// `edgecache_watch_options_init`).
+    pub size: usize,
     /// The smallest number of events kept (default 100).
     pub capacity: usize,
     /// The largest number of events kept (default 102400).
@@ -303,8 +308,31 @@ unsafe fn object(obj: *const edgecache_object) -> Result<Object, edgecache_statu
     }
 }
 
+impl crate::sized::SizedRequest for edgecache_watch_options {
+    const NAME: &'static str = "edgecache_watch_options";
+    const FIRST_VERSION_SIZE: usize = size_of::<edgecache_watch_options>();
+}
+
+/// Initialises the options at `opts`, which the caller declares `size`
+/// bytes long (pass `sizeof *opts`): every field zero (the defaults) and
+/// `size` set. NULL, or a `size` below `sizeof(size_t)`, is a no-op.
+///
+/// # Safety
+/// `opts` is NULL or writable for `size` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn edgecache_watch_options_init(opts: *mut edgecache_watch_options, size: usize) {
+    ffi_boundary! {
+        // SAFETY: all-zero bytes are a valid value of the struct (NULL
+        // pointers, 0).
+        let d: edgecache_watch_options = unsafe { std::mem::zeroed() };
+        // SAFETY: the caller's promise.
+        unsafe { crate::sized::init_sized(opts, size, d) };
+    }
+}
+
 /// Creates a watch cache (`opts` may be NULL for all defaults) and writes it
-/// to `*out`. Bad options (max_capacity below capacity, an index that is not
+/// to `*out`. Options not initialised by `edgecache_watch_options_init`
+/// (a `size` too small) are `EDGECACHE_INVALID_ARGUMENT`. Bad options (max_capacity below capacity, an index that is not
 /// "label:NAME" or "field:NAME", a count such as `SIZE_MAX` that no array
 /// can have) give `EDGECACHE_INVALID_ARGUMENT`; a NULL array with a nonzero
 /// count `EDGECACHE_NULL_ARGUMENT`. Everything `opts` points at is copied.
@@ -322,8 +350,8 @@ pub unsafe extern "C" fn edgecache_watch_cache_new(
         tri!(check_out(out, "out"));
         let mut b = WatchCache::builder();
         if !opts.is_null() {
-            // SAFETY: non-NULL; valid by promise.
-            let o = unsafe { &*opts };
+            // SAFETY: non-NULL; valid for its `size` by promise.
+            let o = unsafe { tri!(crate::sized::read_sized(opts)) };
             if o.capacity != 0 {
                 b = b.capacity(o.capacity);
             }

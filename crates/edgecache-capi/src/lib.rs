@@ -46,6 +46,15 @@ mod ready;
 mod sized;
 mod status;
 mod watch;
+// The watch cache's functions, declared in the order of the header's
+// sections: cbindgen writes items in the order it meets the modules (the
+// blank lines keep rustfmt from sorting these three).
+mod watch_write;
+
+mod watch_read;
+
+mod watch_items;
+
 mod watch_error;
 mod watch_hooks;
 mod watch_request;
@@ -64,7 +73,10 @@ pub use status::{edgecache_last_error_message, edgecache_status, edgecache_statu
 pub use watch::*;
 pub use watch_error::{edgecache_watch_error, edgecache_watch_last_error};
 pub use watch_hooks::*;
+pub use watch_items::*;
+pub use watch_read::*;
 pub use watch_request::*;
+pub use watch_write::*;
 pub use window_stats::*;
 
 use boundary::ffi_boundary;

@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 .PHONY: help demo demo-rust test build lib lint fmt fmt-check clippy test-rust test-c test-install test-python test-go test-edgeproxy \
-	test-e2e e2e-up e2e-down loom sanitize bench bench-c bench-python bench-go bench-proxy doc header header-check install clean
+	test-e2e e2e-up e2e-down loom sanitize bench bench-rust bench-c bench-python bench-go bench-proxy doc header header-check install clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -81,25 +81,42 @@ sanitize: ## Concurrency and stress tests under AddressSanitizer (nightly)
 	  $(CARGO) +nightly test -p edgecache --target x86_64-unknown-linux-gnu \
 	  --test flight --test cache --test group --test stress --test watch --test watch_stress --test watch_protocol_stress
 
-bench: ## Criterion benchmarks next to the peers (see docs/benchmarks.md)
-	$(CARGO) bench -p edgecache
-
 test-install: ## make install into target/install, then build and run a program through pkg-config
 	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/target/install
 	PKG_CONFIG_PATH=$(CURDIR)/target/install/lib/pkgconfig sh -c 'gcc -std=c11 -Wall -Wextra -Wpedantic -Werror \
 	  tests/install/smoke.c $$(pkg-config --cflags --libs edgecache) -o target/install/smoke'
 	LD_LIBRARY_PATH=$(CURDIR)/target/install/lib target/install/smoke
 
+# The benchmarks (docs/benchmarks.md). Each suite prints its ratio tables and
+# also writes them to target/bench/<suite>.txt; `make bench` runs the suites
+# one after another, going on past a failed one, then prints every table
+# (bench/tables.sh) and fails if a suite did. bench-proxy builds and starts
+# an apiserver, so it is not part of `make bench`: run it on its own.
+BENCH_SUITES := rust c python go
+
+bench: ## bench-rust, bench-c, bench-python, bench-go in turn, then all their ratio tables (not bench-proxy)
+	@rm -f $(BENCH_SUITES:%=target/bench/%.txt)
+	@failed=; for s in $(BENCH_SUITES); do \
+	  echo "== make bench-$$s"; \
+	  $(MAKE) --no-print-directory bench-$$s || failed="$$failed bench-$$s"; \
+	done; \
+	bash bench/tables.sh $(BENCH_SUITES) || true; \
+	if [ -n "$$failed" ]; then echo "make bench: failed:$$failed"; exit 1; fi; \
+	echo "make bench: every suite ran (the proxy's is separate: make bench-proxy)"
+
+bench-rust: ## Criterion: Cache, Group, Flight next to quick_cache, moka, hashlink, lru; the watch cache
+	CARGO='$(CARGO)' bash bench/rust.sh
+
 bench-c: ## Cache get-hit through the C ABI next to the same call from Rust
-	bash tests/c/bench.sh
+	bash bench/c/bench.sh
 
 bench-python: ## The Python module next to functools.lru_cache, cachetools and cachebox
 	bash tests/python/run.sh --bench
 
 bench-go: lib ## The Go binding next to groupcache and golang-lru, and the GC cost of a 1 GiB cache
-	bash bindings/go/bench.sh
+	bash bench/go/bench.sh
 
-bench-proxy: lib ## edgeproxy next to the real apiserver it fronts: LIST throughput and p99, fan-out to 1,000 watchers
+bench-proxy: lib ## edgeproxy next to the real apiserver it fronts (LIST, fan-out); builds an apiserver, so not in make bench
 	bash tests/e2e/run-cmd.sh bench-proxy
 
 install: lib ## Install the library, header and edgecache.pc under PREFIX (default /usr/local)

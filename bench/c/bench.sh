@@ -2,34 +2,37 @@
 # Cache get-hit through the C ABI next to the same operation from Rust, in
 # one run, with the ratio. See docs/benchmarks.md, section 3.
 #
-#   bash tests/c/bench.sh              wall-clock ns/op, and the ratio
-#   bash tests/c/bench.sh --callgrind  also instructions per get, counted by
+#   bash bench/c/bench.sh              wall-clock ns/op, and the ratio
+#   bash bench/c/bench.sh --callgrind  also instructions per get, counted by
 #                                      callgrind (independent of machine load)
 #
 # Builds (release) the static library and the Rust example
-# crates/edgecache/examples/hit_from_rust.rs, compiles tests/c/bench_cache.c
+# crates/edgecache/examples/hit_from_rust.rs, compiles bench/c/bench_cache.c
 # with -O2 against target/release/libedgecache.a, runs both, and prints
 # ns/op for each and the ratio C/Rust per access pattern. The two programs
 # run the same workload; their checksums must agree. With --callgrind it
 # also counts instructions per get under callgrind, which the machine's load
-# does not change.
+# does not change. The tables (and the line naming the machine) also go to
+# target/bench/c.txt, which `make bench` prints at the end.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 OUT=target/ctest/bench
-mkdir -p "$OUT"
+TABLE=target/bench/c.txt
+mkdir -p "$OUT" target/bench
+: >"$TABLE"
 
 cargo build -q --release -p edgecache-capi
 cargo build -q --release -p edgecache --example hit_from_rust
 cp target/release/libedgecache.a "$OUT/libedgecache.a"
-${CC:-gcc} -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -g -Iinclude tests/c/bench_cache.c \
+${CC:-gcc} -std=c11 -Wall -Wextra -Wpedantic -Werror -O2 -g -Iinclude bench/c/bench_cache.c \
     "$OUT/libedgecache.a" -lpthread -ldl -lm -o "$OUT/bench_cache"
 
 # The machine may be shared: run C and Rust alternately REPEAT times (default
 # 3) and keep each one's fastest median, so a burst of outside load is less
 # likely to land on one side only.
 REPEAT=${REPEAT:-3}
-echo "# $(uname -m), $(nproc) CPUs, $(rustc --version), $(${CC:-gcc} --version | head -1), REPEAT=$REPEAT"
+echo "# $(uname -m), $(nproc) CPUs, $(rustc --version), $(${CC:-gcc} --version | head -1), REPEAT=$REPEAT" | tee -a "$TABLE"
 : >"$OUT/c.txt"
 : >"$OUT/rust.txt"
 for _ in $(seq "$REPEAT"); do
@@ -55,7 +58,7 @@ awk '
         }
         exit bad
     }
-' "$OUT/c.txt" "$OUT/rust.txt"
+' "$OUT/c.txt" "$OUT/rust.txt" | tee -a "$TABLE"
 
 [ "${1:-}" = --callgrind ] || exit 0
 
@@ -70,5 +73,7 @@ ir_per_op() { # OUTFILE PROGRAM
 }
 c_ir=$(ir_per_op "$OUT/callgrind.c.out" "$OUT/bench_cache")
 rust_ir=$(ir_per_op "$OUT/callgrind.rust.out" target/release/examples/hit_from_rust)
-printf '%-22s %12s %12s %9s\n' "instructions per get" "C ABI" "Rust" "C/Rust"
-awk -v c="$c_ir" -v r="$rust_ir" 'BEGIN { printf "%-22s %12.1f %12.1f %8.2fx\n", "(both patterns)", c, r, c / r }'
+{
+    printf '%-22s %12s %12s %9s\n' "instructions per get" "C ABI" "Rust" "C/Rust"
+    awk -v c="$c_ir" -v r="$rust_ir" 'BEGIN { printf "%-22s %12.1f %12.1f %8.2fx\n", "(both patterns)", c, r, c / r }'
+} | tee -a "$TABLE"

@@ -5,7 +5,7 @@
  * The workload is defined once here and copied exactly in
  * crates/edgecache/examples/hit_from_rust.rs (same keys, values, index
  * streams and checksum), which times edgecache::Cache::get from Rust;
- * tests/c/bench.sh runs both and prints the ratio.
+ * bench/c/bench.sh runs both and prints the ratio.
  *
  *   32,768 keys of 8 bytes (little-endian i), values of 16 bytes
  *   (le(i) || le(~i)), a 64 MiB budget (everything fits: every get hits).

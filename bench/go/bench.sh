@@ -4,11 +4,14 @@
 #
 #   1. a cache hit (Group.Get / Cache.Get) at -cpu 1,2, ROUNDS runs of
 #      `go test -bench` one after another, then the ratio table (fastest
-#      ns/op of the runs, edgecache ÷ peer), computed by bench/benchratio;
+#      ns/op of the runs, edgecache ÷ peer), computed by benchratio/;
 #   2. gcload: a process holding about 1 GiB (850,000 entries of 1 KiB; 1M
 #      would take groupcache's process past 3 GiB of RSS), once with the
 #      binding and once with groupcache (separate processes), under a steady
 #      load of Gets; then the GC pause / GC CPU / heap / RSS table with ratios.
+#
+# Both ratio tables (and the Go and peer versions) also go to
+# target/bench/go.txt, which `make bench` prints at the end.
 #
 # The peers come from Debian's packages in GOPATH layout under
 # /usr/share/gocode (golang-github-golang-groupcache-dev,
@@ -27,6 +30,9 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
+table=$repo/target/bench/go.txt
+mkdir -p "$repo/target/bench"
+: >"$table"
 
 ROUNDS=${ROUNDS:-3}
 BENCHTIME=${BENCHTIME:-1s}
@@ -49,7 +55,9 @@ fi
 # The GOPATH: real directories down to the repository's place, and symlinks
 # only to what the build reads (not the repository root, which contains
 # target/gopath itself and would make a symlink loop for any tool that walks
-# the tree). The binding's cgo flags name
+# the tree). The benchmarks (bench/go) import the binding by its path in
+# this GOPATH, github.com/edgecache/edgecache/bindings/go/edgecache. The
+# binding's cgo flags name
 # ${SRCDIR}/../../../{include,target/release/libedgecache.a}; SRCDIR is the
 # symlinked bindings/go/edgecache, and both the lexical reading of the ".."
 # (the include and target/release symlinks below) and the physical one (the
@@ -58,16 +66,17 @@ fi
 gopath=$repo/target/gopath
 root=$gopath/src/github.com/edgecache/edgecache
 rm -rf "$gopath/src"
-mkdir -p "$root/bindings/go" "$root/target" "$gopath/bin"
+mkdir -p "$root/bindings/go" "$root/bench" "$root/target" "$gopath/bin"
 ln -s "$repo/bindings/go/edgecache" "$root/bindings/go/edgecache"
-ln -s "$repo/bindings/go/bench" "$root/bindings/go/bench"
+ln -s "$repo/bench/go" "$root/bench/go"
 ln -s "$repo/include" "$root/include"
 ln -s "$repo/target/release" "$root/target/release"
 
 export GO111MODULE=off GOPATH="$gopath:/usr/share/gocode" GOFLAGS=
-pkg=github.com/edgecache/edgecache/bindings/go/bench
-go version
-echo "peers: $(dpkg-query -W -f '${Package} ${Version}, ' golang-github-golang-groupcache-dev golang-github-hashicorp-golang-lru-dev 2>/dev/null || echo 'versions unknown')"
+pkg=github.com/edgecache/edgecache/bench/go
+go version | tee -a "$table"
+echo "peers: $(dpkg-query -W -f '${Package} ${Version}, ' golang-github-golang-groupcache-dev golang-github-hashicorp-golang-lru-dev 2>/dev/null || echo 'versions unknown')" |
+	tee -a "$table"
 go build -o "$gopath/bin/benchratio" "$pkg/benchratio"
 go build -o "$gopath/bin/gcload" "$pkg/gcload"
 
@@ -81,7 +90,11 @@ if [ "${SKIP_HIT:-}" != 1 ]; then
 		go test -run '^$' -bench . -cpu 1,2 -benchmem -benchtime "$BENCHTIME" "$pkg" | tee -a "$out"
 	done
 	echo
-	"$gopath/bin/benchratio" "$out"
+	echo >>"$table"
+	{
+		echo "## Get hit"
+		"$gopath/bin/benchratio" "$out"
+	} | tee -a "$table"
 fi
 
 if [ "${SKIP_GC:-}" != 1 ]; then
@@ -93,8 +106,9 @@ if [ "${SKIP_GC:-}" != 1 ]; then
 				-json "$gopath/gc-$c-$app.json"
 		done
 	done
+	printf '\n## GC cost of a 1 GiB cache\n' >>"$table"
 	for app in $GC_APPHEAP; do
 		echo
 		"$gopath/bin/gcload" -report "$gopath/gc-edgecache-$app.json" "$gopath/gc-groupcache-$app.json"
-	done
+	done | tee -a "$table"
 fi

@@ -1,6 +1,6 @@
 // Package bench times the Go binding next to the caches a Go program would
 // otherwise use: groupcache's Group and hashicorp's golang-lru, taken from
-// Debian's packages in GOPATH mode. Run it through bindings/go/bench.sh (or
+// Debian's packages in GOPATH mode. Run it through bench/go/bench.sh (or
 // `make bench-go`), which prints the ratios; see docs/benchmarks.md,
 // section 5.
 //

@@ -1,8 +1,8 @@
 """edgecache from Python, next to the caches a Python user would otherwise
 pick, in one process and one run, with the ratios printed.
 
-    tests/python/run.sh --bench          # builds, installs, runs this
-    .venv/bin/python bench/python_bench.py [--rounds N] [--quick]
+    tests/python/run.sh --bench          # builds, installs, runs this (make bench-python)
+    .venv/bin/python bench/python/bench.py [--rounds N] [--quick] [--table PATH]
 
 Part 1, hits (one thread): every key is in every cache, and a round calls
 `get` on each of 1,000 keys in turn, 200 times. Variants are timed round-robin
@@ -15,6 +15,9 @@ Part 2, stampede: 100 threads ask for one missing key at the same moment
 (released together by a barrier); the loader sleeps 50 ms. Reported: how
 many times the loader ran, and the wall time from the release to the last
 thread's answer (median of the repeats).
+
+Everything printed also goes to target/bench/python.txt (--table), which
+`make bench` prints at the end with the other suites' tables.
 
 Results and the machine: docs/benchmarks.md, section 4.
 """
@@ -31,6 +34,8 @@ import threading
 import time
 from collections.abc import Callable
 from importlib.metadata import version
+from pathlib import Path
+from typing import TextIO
 
 import cachebox
 import cachetools
@@ -40,6 +45,15 @@ import edgecache
 KEYS = [f"default/pod-{i:06d}" for i in range(1000)]
 VALUE = b"v" * 128
 CALLS_PER_ROUND = 200 * len(KEYS)
+
+# Where say() writes: stdout, and the table file once main() has opened it.
+OUT: list[TextIO] = [sys.stdout]
+DEFAULT_TABLE = Path(__file__).resolve().parents[2] / "target" / "bench" / "python.txt"
+
+
+def say(text: str) -> None:
+    for f in OUT:
+        print(text, file=f, flush=True)
 
 
 # --- part 1: hits ------------------------------------------------------------
@@ -112,11 +126,11 @@ def bench_hits(rounds: int) -> None:
         for name, fn in variants.items():
             best[name] = min(best[name], time_round(fn))
     base = best["functools.lru_cache (decorated fn)"]
-    print(f"\n## Hits: {len(KEYS)} str keys, {len(VALUE)}-byte values, one thread, best of {rounds} rounds\n")
-    print(f"| {'variant':<36} | {'ns/call':>8} | {'÷ lru_cache':>11} |")
-    print(f"|{'-' * 38}|{'-' * 9}:|{'-' * 12}:|")
+    say(f"\n## Hits: {len(KEYS)} str keys, {len(VALUE)}-byte values, one thread, best of {rounds} rounds\n")
+    say(f"| {'variant':<36} | {'ns/call':>8} | {'÷ lru_cache':>11} |")
+    say(f"|{'-' * 38}|{'-' * 9}:|{'-' * 12}:|")
     for name, ns in best.items():
-        print(f"| {name:<36} | {ns:8.1f} | {ns / base:11.2f} |")
+        say(f"| {name:<36} | {ns:8.1f} | {ns / base:11.2f} |")
 
 
 # --- part 2: stampede ----------------------------------------------------------
@@ -193,19 +207,19 @@ def stampede_once(wrap: Callable[[Callable[[str], bytes]], Callable[[str], objec
 
 
 def bench_stampede(repeats: int) -> None:
-    print(
+    say(
         f"\n## Stampede: {THREADS} threads, one missing key, a {LOAD_SECONDS * 1000:.0f} ms loader, "
         f"median of {repeats}\n"
     )
-    print(f"| {'variant':<40} | {'loader calls':>12} | {'wall ms':>8} |")
-    print(f"|{'-' * 42}|{'-' * 13}:|{'-' * 9}:|")
+    say(f"| {'variant':<40} | {'loader calls':>12} | {'wall ms':>8} |")
+    say(f"|{'-' * 42}|{'-' * 13}:|{'-' * 9}:|")
     for name, wrap in stampede_variants().items():
         runs = [stampede_once(wrap) for _ in range(repeats)]
         calls = statistics.median(c for c, _ in runs)
         wall = statistics.median(w for _, w in runs) * 1000
         spread = f"{min(c for c, _ in runs)}-{max(c for c, _ in runs)}"
         shown = f"{calls:g}" if spread.split("-")[0] == spread.split("-")[1] else f"{calls:g} ({spread})"
-        print(f"| {name:<40} | {shown:>12} | {wall:8.1f} |")
+        say(f"| {name:<40} | {shown:>12} | {wall:8.1f} |")
     for n in range(1, repeats * 2 + 1):
         g = edgecache.get_group(f"python-bench-stampede-{n}")
         if g is not None:
@@ -217,24 +231,33 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=7, help="timed rounds per hit variant (default 7)")
     ap.add_argument("--repeats", type=int, default=5, help="runs per stampede variant (default 5)")
     ap.add_argument("--quick", action="store_true", help="2 rounds and 1 repeat, to check the script runs")
+    ap.add_argument(
+        "--table",
+        default=str(DEFAULT_TABLE),
+        help=f"also write the output here (default {DEFAULT_TABLE}; empty: nowhere)",
+    )
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.repeats = 2, 1
+    if args.table:
+        table = Path(args.table)
+        table.parent.mkdir(parents=True, exist_ok=True)
+        OUT.append(table.open("w", encoding="utf-8"))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print("# edgecache Python benchmark")
-    print(
+    say("# edgecache Python benchmark")
+    say(
         f"\nPython {platform.python_version()} ({sys.implementation.name}), {platform.machine()}, "
         f"{os.cpu_count()} CPUs, load average {load:.2f} at start"
     )
-    print(
+    say(
         f"edgecache {edgecache.__version__}, cachetools {version('cachetools')}, "
         f"cachebox {version('cachebox')}"
     )
     bench_hits(args.rounds)
     bench_stampede(args.repeats)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\nload average {load:.2f} at end")
+    say(f"\nload average {load:.2f} at end")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 #
 #   tests/python/run.sh            build, install, pytest, stubtest
 #   tests/python/run.sh -k watch   extra arguments go to pytest
-#   tests/python/run.sh --bench    build, install, run bench/python_bench.py
+#   tests/python/run.sh --bench    build, install, run bench/python/bench.py
 #
 # Creates .venv (gitignored) with $PYTHON (default python3, 3.10 or later) if
 # it is missing, installs the tools into it, builds the abi3 wheel with
@@ -47,7 +47,7 @@ rm -rf "$wheels"
 
 if [ "$bench" = 1 ]; then
     echo "== bench"
-    exec "$py" bench/python_bench.py "$@"
+    exec "$py" bench/python/bench.py "$@"
 fi
 
 echo "== pytest"

@@ -359,7 +359,10 @@ unsafe fn waiter_result(
     get: impl FnOnce(&GroupWaiter) -> Option<Result<Value, edgecache::Error>>,
 ) -> edgecache_status {
     let GroupTicketState::Waiter(w) = &*t else {
-        return fail(edgecache_status::EDGECACHE_WRONG_STATE, "only a waiter ticket that has not finished has a result");
+        return fail(
+            edgecache_status::EDGECACHE_WRONG_STATE,
+            "only a waiter ticket that has not finished has a result",
+        );
     };
     let Some(r) = get(w) else { return edgecache_status::EDGECACHE_PENDING };
     if !matches!(r, Err(edgecache::Error::Timeout)) {

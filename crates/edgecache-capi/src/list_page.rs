@@ -13,7 +13,6 @@ use crate::watch::{
     parsed_selector, timeout_or_default, watch_fail,
 };
 
-
 /// What `edgecache_watch_cache_list_page` lists. Growable: initialise it
 /// with `edgecache_list_request_init(&req, sizeof req)`, then set the
 /// fields you need. The

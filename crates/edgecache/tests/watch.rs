@@ -720,16 +720,25 @@ fn watcher_hooks_run_on_the_next_event_or_close() {
     let w = c.watch(0, &everything(), &everything(), WatchOptions::default()).unwrap();
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
-    assert_eq!(w.on_ready(move || { r.fetch_add(1, Ordering::SeqCst); }), None);
+    assert_eq!(
+        w.on_ready(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        }),
+        None
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 0, "nothing to read yet");
     c.add(obj("a", "1"), 1).unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 1, "the write ran the hook");
     let r = runs.clone();
-    w.on_ready(move || { r.fetch_add(10, Ordering::SeqCst); });
+    w.on_ready(move || {
+        r.fetch_add(10, Ordering::SeqCst);
+    });
     assert_eq!(runs.load(Ordering::SeqCst), 11, "an event is queued: at once");
     assert_eq!(w.try_next().unwrap().unwrap().key(), "a");
     let r = runs.clone();
-    w.on_ready(move || { r.fetch_add(100, Ordering::SeqCst); });
+    w.on_ready(move || {
+        r.fetch_add(100, Ordering::SeqCst);
+    });
     drop(w);
     assert_eq!(runs.load(Ordering::SeqCst), 111, "a dropped watcher runs its hooks");
 }
@@ -740,14 +749,30 @@ fn fresh_hooks_run_when_the_cache_reaches_the_version_or_closes() {
     let c = WatchCache::new(10).unwrap();
     let runs = Arc::new(AtomicUsize::new(0));
     let r = runs.clone();
-    assert_eq!(c.on_fresh(0, move || { r.fetch_add(1, Ordering::SeqCst); }), None);
+    assert_eq!(
+        c.on_fresh(0, move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        }),
+        None
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     let r = runs.clone();
-    let id = c.on_fresh(2, move || { r.fetch_add(10, Ordering::SeqCst); }).unwrap();
+    let id = c
+        .on_fresh(2, move || {
+            r.fetch_add(10, Ordering::SeqCst);
+        })
+        .unwrap();
     let r = runs.clone();
-    let gone = c.on_fresh(5, move || { r.fetch_add(1000, Ordering::SeqCst); }).unwrap();
+    let gone = c
+        .on_fresh(5, move || {
+            r.fetch_add(1000, Ordering::SeqCst);
+        })
+        .unwrap();
     let r = runs.clone();
-    c.on_fresh(9, move || { r.fetch_add(100, Ordering::SeqCst); }).unwrap();
+    c.on_fresh(9, move || {
+        r.fetch_add(100, Ordering::SeqCst);
+    })
+    .unwrap();
     c.add(obj("a", "1"), 1).unwrap();
     assert_eq!(runs.load(Ordering::SeqCst), 1);
     c.bookmark(3).unwrap();

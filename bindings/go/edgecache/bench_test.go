@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// BenchmarkGroupGetHit is a hit through the binding (peers: bindings/go/bench).
+// BenchmarkGroupGetHit is a hit through the binding (peers: bench/go).
 func BenchmarkGroupGetHit(b *testing.B) {
 	g := NewGroup("BenchmarkGroupGetHit/"+strconv.Itoa(b.N), 1<<26, GetterFunc(func(_ context.Context, key string, dest Sink) error {
 		return dest.SetString("0123456789abcdef")

@@ -1,7 +1,7 @@
 //! Cache hits from Rust: `edgecache::Cache::get` (and dropping the value),
-//! single-threaded, in ns/op — the Rust side of `tests/c/bench.sh`.
+//! single-threaded, in ns/op — the Rust side of `bench/c/bench.sh`.
 //!
-//! The workload is an exact copy of `tests/c/bench_cache.c` (same keys,
+//! The workload is an exact copy of `bench/c/bench_cache.c` (same keys,
 //! values, index streams and checksum; the checksums printed by both must
 //! agree), so the ratio of the two numbers is the cost of going through the
 //! C ABI (`edgecache_cache_get` + `edgecache_bytes_free`).

@@ -13,7 +13,7 @@
 //!   closure across their boundary (a C program, a Go goroutine): a
 //!   [`Leader`] publishes with [`Leader::complete`], a [`Waiter`] blocks in
 //!   [`Waiter::wait`], polls with [`Waiter::wait_for`], or registers a
-//!   completion [hook](crate::hook) with [`Waiter::on_ready`] and reads the
+//!   completion hook ([`crate::hook`]) with [`Waiter::on_ready`] and reads the
 //!   result with [`Waiter::try_result`] once it has run.
 //!
 //! # Recursive loads

@@ -88,12 +88,40 @@
 //! again. [`Group::remove`] detaches a load in flight, so later callers load
 //! afresh and the detached load does not store its (possibly stale) value.
 //!
+//! A caller that leads a load and leaves for its own reasons (a binding's
+//! [`GroupLeader`] dropped unfinished: a cancelled context, a Go
+//! `runtime.Goexit`, a Python `KeyboardInterrupt`) does not fail the others:
+//! they take the key again and one of them loads. A getter that asks for
+//! its own key on its own thread gets [`Error::RecursiveLoad`] at once
+//! instead of waiting for itself.
+//!
+//! # Waiting without a thread
+//! Every blocking wait has a non-blocking form with a completion
+//! hook ([`hook`]): [`Group::begin`] hands out a hit, a [`GroupLeader`] or a
+//! [`GroupWaiter`] (whose [`on_ready`](GroupWaiter::on_ready) runs when the
+//! load ends); [`flight::Waiter::on_ready`],
+//! [`watch::Watcher::on_ready`] and [`watch::WatchCache::on_fresh`] do the
+//! same for a flight, a watcher and a freshness wait. The bindings park a
+//! goroutine or an asyncio task on these instead of a thread. A hook runs
+//! once, after every lock of the crate is dropped, on the thread that made
+//! the result ready.
+//!
+//! # Errors
+//! [`Error`] for groups, [`FlightError`] for flights, and
+//! [`watch::WatchError`] for the watch cache. An argument that has no
+//! meaning (a negative budget, a zero TTL: `None` is how "no expiry" is
+//! spelled) is [`Error::InvalidArgument`] from the fallible constructors;
+//! the infallible ones ([`Cache::new`], [`Cache::set`]) panic on it and say
+//! so. The same contract holds in every binding: `tests/contract/cases.tsv`
+//! lists it case by case and each language's suite runs it.
+//!
 //! # Panics
 //! A panicking getter or loader does not unwind into the caller: it becomes
 //! [`Error::LoaderPanicked`] (or [`FlightError::LoaderPanicked`]) for the
 //! caller running it and for every waiter, nothing is cached, and the key is
-//! free again. The library's own methods do not panic on any input; a
-//! shard holding 2^32 - 1 entries is the one documented exception.
+//! free again. The library's own methods do not panic on any input other
+//! than the invalid arguments named above; a shard holding 2^32 - 1 entries
+//! is the one other documented exception. A hook that panics is caught.
 
 mod biased;
 pub mod consistenthash;

@@ -11,7 +11,6 @@
 
 use std::ffi::c_void;
 use std::sync::Arc;
-use std::time::Duration;
 
 use edgecache::Value;
 use edgecache::flight::{Flight, FlightError, Leader, Ticket, Waiter};
@@ -19,9 +18,9 @@ use edgecache::flight::{Flight, FlightError, Leader, Ticket, Waiter};
 use crate::boundary::ffi_boundary;
 use crate::bytes::{edgecache_bytes, slice};
 use crate::error::{CError, Hooks, edgecache_error, edgecache_release_code_fn, edgecache_release_fn};
-use crate::group::EDGECACHE_WAIT_FOREVER;
 use crate::handle::{check_out, into_raw, opaque, take, tri, try_ref, write_out};
 use crate::status::{edgecache_status, fail};
+use crate::wait;
 
 type CFlight = Flight<Box<[u8]>, Value, Arc<CError>>;
 
@@ -290,15 +289,11 @@ pub unsafe extern "C" fn edgecache_ticket_wait(
         let TicketState::Waiter(w) = &*t else {
             return fail(edgecache_status::EDGECACHE_WRONG_STATE, "only a waiter ticket that has not finished can wait");
         };
-        let outcome = if timeout_ms == EDGECACHE_WAIT_FOREVER {
-            let mut got = None;
-            // Wait in slices so a huge wait is never one enormous timeout.
-            while got.is_none() {
-                got = w.wait_for(Duration::from_secs(3600));
-            }
-            got
-        } else {
-            w.wait_for(Duration::from_millis(timeout_ms))
+        let outcome = match wait::wait(wait::deadline(timeout_ms), wait::SLICE, |step| w.wait_for(step), || {
+            Ok::<(), std::convert::Infallible>(())
+        }) {
+            wait::Waited::Got(o) => Some(o),
+            _ => None,
         };
         let Some(outcome) = outcome else {
             // The ticket stays a waiter; report the timeout like any other

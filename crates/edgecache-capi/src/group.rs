@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use edgecache::{CacheType, GetterError, Group, GroupOptions, Stats, Value};
 
@@ -417,36 +417,24 @@ pub unsafe extern "C" fn edgecache_group_get_with(
         let (g, key) = unsafe { (tri!(try_ref(group)), tri!(slice(key, key_len, "key"))) };
         tri!(check_out(out, "out"));
         let _call = CallData::enter(call_data);
-        let deadline = (timeout_ms != EDGECACHE_WAIT_FOREVER)
-            .then(|| Instant::now().checked_add(Duration::from_millis(timeout_ms)))
-            .flatten();
+        let deadline = crate::wait::deadline(timeout_ms);
         // Wake to poll only when there is a poll function; otherwise sleep
-        // until the load ends or the deadline (in long slices, so a huge
-        // wait is never one enormous timeout).
+        // until the load ends or the deadline.
         let slice = match poll {
             Some(_) => Duration::from_millis(EDGECACHE_POLL_INTERVAL_MS),
-            None => Duration::from_secs(3600),
+            None => crate::wait::SLICE,
         };
-        let r = g.get_waiting(key, |w| loop {
-            let step = match deadline {
-                Some(d) => {
-                    let left = d.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(edgecache_status::EDGECACHE_TIMEOUT);
-                    }
-                    left.min(slice)
-                }
-                None => slice,
+        let r = g.get_waiting(key, |w| {
+            let stop = || {
+                let Some(p) = poll else { return Ok(()) };
+                // SAFETY: the caller's promise: `poll` is callable with
+                // `call_data` during this call.
+                if unsafe { p(call_data) } { Err(edgecache_status::EDGECACHE_CANCELLED) } else { Ok(()) }
             };
-            if w.wait_for(step).is_some() {
-                return Ok(());
-            }
-            let Some(p) = poll else { continue };
-            // SAFETY: the caller's promise: `poll` is callable with
-            // `call_data` during this call.
-            let stop = unsafe { p(call_data) };
-            if stop {
-                return Err(edgecache_status::EDGECACHE_CANCELLED);
+            match crate::wait::wait(deadline, slice, |step| w.wait_for(step).map(drop), stop) {
+                crate::wait::Waited::Got(()) => Ok(()),
+                crate::wait::Waited::TimedOut => Err(edgecache_status::EDGECACHE_TIMEOUT),
+                crate::wait::Waited::Stopped(s) => Err(s),
             }
         });
         let r = match r {

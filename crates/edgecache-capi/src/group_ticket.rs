@@ -11,17 +11,17 @@
 
 use std::ffi::c_void;
 use std::sync::Arc;
-use std::time::Duration;
 
 use edgecache::{Group, GroupLeader, GroupTicket, GroupWaiter, Value};
 
 use crate::boundary::ffi_boundary;
 use crate::bytes::{edgecache_bytes, slice};
 use crate::error::{CError, edgecache_error};
-use crate::group::{CallData, EDGECACHE_WAIT_FOREVER, c_getter, deliver, edgecache_group};
+use crate::group::{CallData, c_getter, deliver, edgecache_group};
 use crate::handle::{check_out, into_raw, opaque, take, tri, try_ref, write_out};
 use crate::ready::{ReadyHook, edgecache_ready_fn};
 use crate::status::{edgecache_status, fail};
+use crate::wait;
 
 /// A ticket's role and state.
 pub(crate) enum GroupTicketState {
@@ -328,18 +328,10 @@ pub unsafe extern "C" fn edgecache_group_ticket_wait(
         let t = unsafe { tri!(ticket(t)) };
         tri!(check_out(out, "out"));
         let wait = |w: &GroupWaiter| {
-            let mut left = (timeout_ms != EDGECACHE_WAIT_FOREVER).then(|| Duration::from_millis(timeout_ms));
-            loop {
-                // Long slices: a huge wait is never one enormous timeout.
-                let step = left.map_or(Duration::from_secs(3600), |l| l.min(Duration::from_secs(3600)));
-                if let Some(r) = w.waiter().wait_for(step) {
-                    return Some(r.map_err(edgecache::Error::from));
-                }
-                match left.as_mut() {
-                    Some(l) if *l <= step => return Some(Err(edgecache::Error::Timeout)),
-                    Some(l) => *l -= step,
-                    None => {}
-                }
+            let step = |d| w.waiter().wait_for(d);
+            match wait::wait(wait::deadline(timeout_ms), wait::SLICE, step, || Ok::<(), std::convert::Infallible>(())) {
+                wait::Waited::Got(r) => Some(r.map_err(edgecache::Error::from)),
+                _ => Some(Err(edgecache::Error::Timeout)),
             }
         };
         // SAFETY: `out` checked; `out_err` NULL or writable by promise.

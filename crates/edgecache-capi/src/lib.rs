@@ -45,6 +45,7 @@ mod list_page;
 mod ready;
 mod sized;
 mod status;
+mod wait;
 mod watch;
 // The watch cache's functions, declared in the order of the header's
 // sections: cbindgen writes items in the order it meets the modules (the

@@ -20,7 +20,6 @@ use edgecache::watch::{Event, Item, Object, Selector, StrMap, WatchCache, WatchE
 
 use crate::boundary::ffi_boundary;
 use crate::bytes::slice;
-use crate::group::EDGECACHE_WAIT_FOREVER;
 use crate::handle::opaque;
 use crate::status::{edgecache_status, fail};
 use crate::watch_error::record_last_watch_error;
@@ -194,9 +193,9 @@ pub(crate) fn watch_fail(e: &WatchError) -> edgecache_status {
     status
 }
 
-/// A timeout argument as a duration (`EDGECACHE_WAIT_FOREVER` → a year).
+/// A timeout argument as a duration (`EDGECACHE_WAIT_FOREVER`: no limit).
 pub(crate) fn timeout(ms: u64) -> Duration {
-    if ms == EDGECACHE_WAIT_FOREVER { Duration::from_secs(365 * 24 * 3600) } else { Duration::from_millis(ms) }
+    crate::wait::duration(ms)
 }
 
 /// A timeout argument where `EDGECACHE_DEFAULT_TIMEOUT` means "the cache's

@@ -51,6 +51,7 @@ use std::hash::Hash;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
+use crate::deadline::Deadline;
 use crate::hook::{self, Hook};
 use crate::sync::{Arc, Condvar, Mutex, lock, wait, wait_timeout};
 
@@ -296,7 +297,10 @@ where
             Ticket::Waiter(waiter) => {
                 let out = match timeout {
                     None => waiter.wait(),
-                    Some(t) => waiter.wait_deadline(Instant::now() + t),
+                    Some(t) => match Deadline::after(t).instant() {
+                        Some(d) => waiter.wait_deadline(d),
+                        None => waiter.wait(),
+                    },
                 };
                 out.map(|v| (v, true))
             }

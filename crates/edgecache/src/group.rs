@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use parking_lot::RwLock;
 
 use crate::counter::Counter;
+use crate::deadline::Deadline;
 use crate::error::{Error, GetterError};
 use crate::flight::{Flight, FlightError, Leader, Ticket, Waiter};
 use crate::lru::{CacheStats, Rule, Store, Value, default_shards};
@@ -284,7 +285,7 @@ impl Group {
     /// # Errors
     /// See the [type docs](Group#errors).
     pub fn get_timeout(&self, key: &[u8], timeout: Duration) -> Result<Value, Error> {
-        self.get_inner(key, Some(Instant::now() + timeout))
+        self.get_inner(key, Deadline::after(timeout).instant())
     }
 
     /// The cached value for `key` (main, then hot) without loading: `None`
@@ -731,7 +732,10 @@ impl GroupWaiter {
     /// # Errors
     /// As [`wait`](Self::wait), plus [`Error::Timeout`].
     pub fn wait_timeout(self, timeout: Duration) -> Result<Value, Error> {
-        self.waiter.wait_deadline(Instant::now() + timeout).map_err(Error::from)
+        match Deadline::after(timeout).instant() {
+            Some(d) => self.waiter.wait_deadline(d).map_err(Error::from),
+            None => self.wait(),
+        }
     }
 
     /// The result if the load has ended, without blocking.

@@ -126,6 +126,7 @@
 mod biased;
 pub mod consistenthash;
 mod counter;
+mod deadline;
 mod error;
 pub mod flight;
 mod group;

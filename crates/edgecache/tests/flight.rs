@@ -329,9 +329,27 @@ fn a_loader_running_its_own_key_gets_recursive_load() {
     let Ticket::Leader(leader) = f.begin("x") else { panic!() };
     let g = f.clone();
     let t = std::thread::spawn(move || g.run("x", || Ok(0)));
+    let end = Instant::now() + Duration::from_secs(30);
     while f.waiting(&"x") != Some(1) {
+        assert!(Instant::now() < end, "the waiter never joined");
         std::thread::yield_now();
     }
     leader.complete(Ok(5)).unwrap();
     assert_eq!(t.join().unwrap(), Ok((5, true)));
+}
+
+#[test]
+fn a_timeout_too_large_to_represent_waits_without_limit() {
+    // It used to overflow `Instant + Duration` and panic.
+    let f: Flight<&str, u32, String> = Flight::new();
+    let Ticket::Leader(leader) = f.begin("k") else { panic!() };
+    let g = f.clone();
+    let t = std::thread::spawn(move || g.run_timeout("k", Duration::MAX, || Ok(0)));
+    let end = Instant::now() + Duration::from_secs(30);
+    while f.waiting(&"k") != Some(1) {
+        assert!(Instant::now() < end, "the waiter never joined");
+        std::thread::yield_now();
+    }
+    leader.complete(Ok(3)).unwrap();
+    assert_eq!(t.join().unwrap(), Ok((3, true)));
 }

@@ -513,7 +513,9 @@ fn an_abandoned_leader_hands_the_load_to_a_waiter() {
     let GroupTicket::Leader(leader) = g.begin(b"k").unwrap() else { panic!() };
     let g2 = g.clone();
     let waiter = std::thread::spawn(move || g2.get(b"k"));
+    let end = Instant::now() + Duration::from_secs(30);
     while g.stats().loads < 2 {
+        assert!(Instant::now() < end, "the waiter never joined");
         std::thread::yield_now();
     }
     drop(leader); // leaves for its own reasons
@@ -571,5 +573,13 @@ fn contract_budgets_and_ttls() {
     let g = Group::new(&name("zero"), 0, f).unwrap();
     assert_eq!(&*g.get(b"k").unwrap(), b"v");
     assert_eq!(g.cache_stats(CacheType::Main).items, 0, "budget 0 keeps nothing");
+    g.close();
+}
+
+#[test]
+fn get_timeout_with_a_huge_timeout_does_not_panic() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let g = Group::new(&name("huge-timeout"), 1 << 10, upper_getter(calls)).unwrap();
+    assert_eq!(&*g.get_timeout(b"a", Duration::MAX).unwrap(), b"A");
     g.close();
 }

@@ -185,7 +185,7 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc as StdArc;
 use std::time::Duration;
 
-use self::clock::Deadline;
+use crate::deadline::Deadline;
 use self::index::Store;
 use self::ring::Ring;
 use self::selector::Filter;

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::Inner;
-use super::clock::Deadline;
+use crate::deadline::Deadline;
 use super::error::{CloseReason, WatchError};
 use super::event::{Event, EventType};
 use super::selector::Filter;

@@ -11,6 +11,13 @@ fastest round; ns/call is that round's time over its calls, loop included.
 The ratio is the variant's ns/call over `functools.lru_cache`'s: below 1 is
 faster than `lru_cache`.
 
+Part 1b, hits from asyncio (one task on one loop): a round calls each of the
+1,000 keys in turn, 20 times, from a coroutine; `Group.aget` is awaited, and
+so are the asyncio caches a user would otherwise pick (`async-lru`,
+`aiocache`) when they are installed (they are optional: a missing one is
+listed as such). The ratio is over `Group.get` called from the same
+coroutine.
+
 Part 2, stampede: 100 threads ask for one missing key at the same moment
 (released together by a barrier); the loader sleeps 50 ms. Reported: how
 many times the loader ran, and the wall time from the release to the last
@@ -25,6 +32,7 @@ Results and the machine: docs/benchmarks.md, section 4.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import os
 import platform
@@ -131,6 +139,104 @@ def bench_hits(rounds: int) -> None:
     say(f"|{'-' * 38}|{'-' * 9}:|{'-' * 12}:|")
     for name, ns in best.items():
         say(f"| {name:<36} | {ns:8.1f} | {ns / base:11.2f} |")
+
+
+# --- part 1b: hits from asyncio ------------------------------------------------
+
+
+ASYNC_PASSES = 20
+ASYNC_CALLS_PER_ROUND = ASYNC_PASSES * len(KEYS)
+
+
+def make_async_hit_variants() -> tuple[dict[str, tuple[Callable[[str], object], bool]], list[str], list[str]]:
+    """Each entry is (lookup, awaited?), hitting for every key; then the
+    optional libraries compared (with their versions) and those that are
+    not installed."""
+    group = edgecache.get_group("python-bench-aio") or edgecache.Group("python-bench-aio", 1 << 20, lambda k: VALUE)
+    for k in KEYS:
+        group.get(k)
+    variants: dict[str, tuple[Callable[[str], object], bool]] = {
+        "edgecache.Group.get (not awaited)": (group.get, False),
+        "await edgecache.Group.aget": (group.aget, True),
+    }
+    present: list[str] = []
+    missing: list[str] = []
+    try:
+        from async_lru import alru_cache
+
+        @alru_cache(maxsize=4096)
+        async def alru(key: str) -> bytes:
+            return VALUE
+
+        variants["await async_lru @alru_cache"] = (alru, True)
+        present.append(f"async-lru {version('async-lru')}")
+    except ImportError:
+        missing.append("async-lru")
+    try:
+        from aiocache import SimpleMemoryCache
+
+        aio_cache = SimpleMemoryCache()
+        variants["await aiocache SimpleMemoryCache.get"] = (aio_cache.get, True)
+        present.append(f"aiocache {version('aiocache')}")
+    except ImportError:
+        aio_cache = None
+        missing.append("aiocache")
+    table = dict.fromkeys(KEYS, VALUE)
+
+    async def dict_get(key: str) -> object:
+        return table.get(key)
+
+    variants["(await async def dict.get, for scale)"] = (dict_get, True)
+
+    async def fill() -> None:
+        for k in KEYS:
+            for name, (fn, awaited) in variants.items():
+                if awaited and "aiocache" not in name:
+                    await fn(k)  # type: ignore[misc]
+            if aio_cache is not None:
+                await aio_cache.set(k, VALUE)
+        assert await group.aget(KEYS[0]) == VALUE
+
+    asyncio.run(fill())
+    return variants, present, missing
+
+
+async def time_round_async(fn: Callable[[str], object], awaited: bool) -> float:
+    keys = KEYS
+    t0 = time.perf_counter_ns()
+    if awaited:
+        for _ in range(ASYNC_PASSES):
+            for k in keys:
+                await fn(k)  # type: ignore[misc]
+    else:
+        for _ in range(ASYNC_PASSES):
+            for k in keys:
+                fn(k)
+    return (time.perf_counter_ns() - t0) / ASYNC_CALLS_PER_ROUND
+
+
+def bench_async_hits(rounds: int) -> None:
+    variants, present, missing = make_async_hit_variants()
+    best = {name: float("inf") for name in variants}
+
+    async def run() -> None:
+        for fn, awaited in variants.values():  # warm-up
+            await time_round_async(fn, awaited)
+        for _ in range(rounds):
+            for name, (fn, awaited) in variants.items():
+                best[name] = min(best[name], await time_round_async(fn, awaited))
+
+    asyncio.run(run())
+    base = best["edgecache.Group.get (not awaited)"]
+    say(f"\n## Hits from asyncio: one task, one loop, best of {rounds} rounds\n")
+    say(f"| {'variant':<40} | {'ns/call':>8} | {'÷ Group.get':>11} |")
+    say(f"|{'-' * 42}|{'-' * 9}:|{'-' * 12}:|")
+    for name, ns in best.items():
+        say(f"| {name:<40} | {ns:8.1f} | {ns / base:11.2f} |")
+    if present:
+        say(f"\n{', '.join(present)}")
+    if missing:
+        say(f"\nnot installed, so not compared: {', '.join(missing)}")
 
 
 # --- part 2: stampede ----------------------------------------------------------
@@ -255,6 +361,7 @@ def main() -> None:
         f"cachebox {version('cachebox')}"
     )
     bench_hits(args.rounds)
+    bench_async_hits(args.rounds)
     bench_stampede(args.repeats)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     say(f"\nload average {load:.2f} at end")

@@ -10,6 +10,11 @@
 The values live in Rust, outside the Python heap, and every wait (for
 another thread's load, for freshness, for a watch event) releases the GIL
 and can be interrupted with Ctrl-C.
+
+asyncio: ``await group.aget(key)``, ``await flight.ado(key, fn)``,
+``async for event in watcher``, ``await watcher.anext(timeout)``,
+``await cache.await_until_fresh(rv)`` and ``await cache.alist(...)`` wait
+without a thread each, on any running loop.
 """
 
 from ._native import (
@@ -26,6 +31,7 @@ from ._native import (
     Item,
     ListPage,
     LoaderPanicked,
+    NoValue,
     RecursiveLoad,
     ResourceExpired,
     Stats,
@@ -53,6 +59,7 @@ __all__ = [
     "Item",
     "ListPage",
     "LoaderPanicked",
+    "NoValue",
     "RecursiveLoad",
     "ResourceExpired",
     "Stats",

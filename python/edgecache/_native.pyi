@@ -2,10 +2,28 @@
 with ``python -m mypy.stubtest edgecache._native``)."""
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, Final, final
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from typing import Any, ClassVar, Final, Generic, TypeVar, final
 
 from typing_extensions import Self
+
+# The exception classes are defined in Python (edgecache/_errors.py); the
+# extension imports them from there and exports them.
+from ._errors import (
+    Closed as Closed,
+    Error as Error,
+    InvalidSelector as InvalidSelector,
+    LoaderPanicked as LoaderPanicked,
+    NoValue as NoValue,
+    RecursiveLoad as RecursiveLoad,
+    ResourceExpired as ResourceExpired,
+    StoreCorrupt as StoreCorrupt,
+    StoreLocked as StoreLocked,
+    Timeout as Timeout,
+    TooLargeResourceVersion as TooLargeResourceVersion,
+)
+
+_T = TypeVar("_T")
 
 __all__ = [
     "__version__",
@@ -19,6 +37,7 @@ __all__ = [
     "Closed",
     "InvalidSelector",
     "RecursiveLoad",
+    "NoValue",
     "StoreLocked",
     "StoreCorrupt",
     "Flight",
@@ -32,7 +51,6 @@ __all__ = [
     "Event",
     "Item",
     "ListPage",
-    "_panic",
 ]
 
 __version__: Final[str]
@@ -54,64 +72,16 @@ _ReplaceItem = (
     | tuple[_Key, bytes, _Labels | None, _Labels | None]
 )
 
-class Error(Exception):
-    """Base class of the errors edgecache raises itself."""
+@final
+class _Ready(Generic[_T]):
+    """A done awaitable: what the asyncio methods return when they can answer at once."""
 
-class ResourceExpired(Error):
-    """The resourceVersion is older than the watch cache's window (HTTP 410):
-    list again. ``requested`` is the resourceVersion asked for, ``oldest``
-    the smallest one the cache still accepted (both set when edgecache
-    raises it)."""
-
-    code: ClassVar[int]
-    reason: str
-    """The apiserver's ``Status.reason``: ``"Expired"``."""
-    cause: None
-    retry_after_seconds: None
-    requested: int | None
-    oldest: int | None
-
-class TooLargeResourceVersion(Error):
-    """The watch cache did not reach the resourceVersion in time (HTTP 504):
-    retry after ``retry_after_seconds``. ``requested`` is the
-    resourceVersion asked for, ``current`` the cache's when the wait gave
-    up (both set when edgecache raises it)."""
-
-    code: ClassVar[int]
-    retry_after_seconds: ClassVar[int]
-    reason: str
-    """The apiserver's ``Status.reason``: ``"Timeout"``."""
-    cause: str
-    """The apiserver's cause type: ``"ResourceVersionTooLarge"``."""
-    requested: int | None
-    current: int | None
-
-class InvalidSelector(Error, ValueError):
-    """A selector that does not parse, or a field selector on a field the
-    watch cache does not extract (HTTP 400). Also a ``ValueError``."""
-
-    code: ClassVar[int]
-
-class RecursiveLoad(Error):
-    """A getter loaded its own key from its own group."""
-
-class StoreLocked(Error):
-    """Another opener holds the on-disk store at this path."""
-
-class StoreCorrupt(Error):
-    """The on-disk store at this path is damaged."""
-
-class Timeout(Error, TimeoutError):
-    """A wait for a load in flight ran out of time."""
-
-class LoaderPanicked(Error):
-    """A loader or getter panicked in Rust."""
-
-class Closed(Error):
-    """The object is closed; ``reason`` says why."""
-
-    code: ClassVar[int]
-    reason: str | None
+    def __await__(self) -> Generator[Any, None, _T]: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> None: ...
+    def send(self, _value: Any) -> None: ...
+    def throw(self, typ: Any, val: Any = None, _tb: Any = None) -> None: ...
+    def close(self) -> None: ...
 
 @final
 class Flight:
@@ -122,6 +92,26 @@ class Flight:
         """Calls ``fn()`` or joins the call in flight for ``key``; returns ``(value, shared)``."""
     def forget(self, key: _Key) -> bool:
         """Detaches ``key`` from its call in flight; later callers start a new one."""
+    async def ado(self, key: _Key, fn: Callable[[], Awaitable[_T] | _T]) -> tuple[_T, bool]:
+        """``do`` for asyncio: the leading task awaits ``fn()``; every task and thread asking meanwhile shares it."""
+    def _begin(self, key: _Key) -> _FlightLeader | _FlightWaiter: ...
+    @property
+    def _ident(self) -> int: ...
+
+@final
+class _FlightLeader:
+    """The leading caller of an asyncio call (``Flight.ado``)."""
+
+    def complete(self, value: Any) -> tuple[Any, bool]: ...
+    def fail(self, exc: BaseException) -> None: ...
+    def abandon(self) -> None: ...
+
+@final
+class _FlightWaiter:
+    """A caller waiting for another caller's call (``Flight.ado``)."""
+
+    def on_ready(self, callback: Callable[..., object], *args: Any) -> None: ...
+    def try_result(self) -> tuple[Any, bool] | None: ...
 
 @final
 class CacheStats:
@@ -188,6 +178,12 @@ class Group:
         ttl: _Seconds | None = None,
     ) -> Self: ...
     def get(self, key: _Key) -> bytes: ...
+    async def aget(self, key: _Key) -> bytes:
+        """``get`` for asyncio: no thread waits for another caller's load."""
+    def _begin(self, key: _Key) -> bytes | _GroupLeader | _GroupWaiter: ...
+    def _rejoin(self, key: _Key) -> bytes | _GroupLeader | _GroupWaiter: ...
+    @property
+    def _ident(self) -> int: ...
     def remove(self, key: _Key) -> bool: ...
     def stats(self) -> Stats: ...
     def cache_stats(self, which: int = 1) -> CacheStats: ...
@@ -201,6 +197,22 @@ class Group:
 
 def get_group(name: str) -> Group | None:
     """The registered group named ``name``, or None."""
+
+@final
+class _GroupLeader:
+    """The caller that leads a load for ``Group.aget``."""
+
+    def start(self) -> Any: ...
+    def complete(self, result: Any) -> bytes: ...
+    def fail(self, exc: BaseException) -> None: ...
+    def abandon(self) -> None: ...
+
+@final
+class _GroupWaiter:
+    """A caller waiting for another caller's load (``Group.aget``)."""
+
+    def on_ready(self, callback: Callable[..., object], *args: Any) -> None: ...
+    def try_result(self) -> bytes | None: ...
 
 @final
 class Event:
@@ -265,6 +277,13 @@ class Watcher:
     def next(self, timeout: _Seconds | None = None) -> Event | None: ...
     def __iter__(self) -> Self: ...
     def __next__(self) -> Event: ...
+    async def anext(self, timeout: _Seconds | None = None) -> Event | None:
+        """``next`` for asyncio: no thread waits."""
+    def __aiter__(self) -> Self: ...
+    async def __anext__(self) -> Event: ...
+    def _try_next(self, stop: bool = False) -> Event | None: ...
+    def _on_ready(self, callback: Callable[..., object], *args: Any) -> tuple[int, float | None]: ...
+    def _cancel_ready(self, id: int) -> bool: ...
     def close(self) -> None: ...
     @property
     def close_reason(self) -> str | None: ...
@@ -317,6 +336,18 @@ class WatchCache:
     def resource_version(self) -> int: ...
     def events_since(self, resource_version: int) -> builtins.list[Event]: ...
     def wait_until_fresh(self, resource_version: int, timeout: _Seconds | None = 3.0) -> None: ...
+    async def await_until_fresh(self, resource_version: int, timeout: _Seconds | None = 3.0) -> None:
+        """``wait_until_fresh`` for asyncio: no thread waits."""
+    async def alist(
+        self,
+        resource_version: int = 0,
+        label_selector: _Selector | None = None,
+        field_selector: _Selector | None = None,
+        timeout: _Seconds | None = 3.0,
+    ) -> tuple[builtins.list[Item], int]:
+        """``list`` for asyncio: the freshness wait as ``await_until_fresh``."""
+    def _on_fresh(self, resource_version: int, callback: Callable[..., object], *args: Any) -> int | None: ...
+    def _cancel_fresh(self, id: int) -> bool: ...
     def list(
         self,
         resource_version: int = 0,
@@ -354,6 +385,3 @@ class WatchCache:
     @property
     def closed(self) -> bool: ...
     def __len__(self) -> int: ...
-
-def _panic(message: str) -> None:
-    """Test hook: panics in Rust (raising pyo3's PanicException)."""

@@ -42,7 +42,13 @@ fi
 echo "== build (maturin, release, abi3)"
 wheels="$CARGO_TARGET_DIR/wheels"
 rm -rf "$wheels"
-"$VENV/bin/maturin" build --release --quiet --interpreter "$py" --out "$wheels"
+# The tests need the `test-hooks` feature (edgecache._native._panic);
+# release wheels (`pip install .`, `maturin build`) are built without it.
+features=()
+if [ "$bench" = 0 ]; then
+    features=(--features test-hooks)
+fi
+"$VENV/bin/maturin" build --release --quiet --interpreter "$py" --out "$wheels" ${features[@]+"${features[@]}"}
 "$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/edgecache-*.whl
 
 if [ "$bench" = 1 ]; then

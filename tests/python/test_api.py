@@ -31,6 +31,7 @@ PUBLIC = {
     "Closed",
     "InvalidSelector",
     "RecursiveLoad",
+    "NoValue",
     "StoreLocked",
     "StoreCorrupt",
     "ListPage",
@@ -67,6 +68,7 @@ def test_exception_hierarchy() -> None:
         E.Closed,
         E.InvalidSelector,
         E.RecursiveLoad,
+        E.NoValue,
         E.StoreLocked,
         E.StoreCorrupt,
     ):
@@ -74,6 +76,11 @@ def test_exception_hierarchy() -> None:
         assert cls.__module__ == "edgecache"
     assert issubclass(E.Timeout, TimeoutError)
     assert issubclass(E.InvalidSelector, ValueError)
+    assert issubclass(E.NoValue, TypeError)
+    # Defined in Python (edgecache/_errors.py), raised by the extension.
+    from edgecache import _errors
+
+    assert E.Error is _errors.Error and E.NoValue is _errors.NoValue
     assert (E.ResourceExpired.reason, E.ResourceExpired.cause, E.ResourceExpired.retry_after_seconds) == (
         "Expired",
         None,

@@ -1,110 +1,26 @@
 //! The exception classes (`edgecache.Error` and its subclasses) and the
 //! conversions from the core's errors to them.
 //!
-//! The classes are written in Python (a few lines run once at import) so that
-//! `Timeout` can derive from both `Error` and the built-in `TimeoutError`,
-//! which a type made from Rust with one base cannot. Their `__module__` is
-//! `edgecache`, the name users import them from.
+//! The classes are written in Python, in `python/edgecache/_errors.py`, so
+//! that `Timeout` can derive from both `Error` and the built-in
+//! `TimeoutError` (and `NoValue` from `TypeError`), which a type made from
+//! Rust with one base cannot. This module imports them from there once and
+//! adds them to `edgecache._native`. Their `__module__` is `edgecache`, the
+//! name users import them from.
 
-use std::ffi::CStr;
 use std::fmt;
+use std::sync::Arc;
 
 use edgecache::watch::{CloseReason, WatchError};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyString, PyType};
 
-const SOURCE: &CStr = cr#"
-class Error(Exception):
-    """Base class of the errors edgecache raises itself."""
-    __module__ = "edgecache"
+/// The Python module that defines the classes.
+const MODULE: &str = "edgecache._errors";
 
-
-class ResourceExpired(Error):
-    """The requested resourceVersion is older than the watch cache's window
-    (HTTP 410 Gone): events after it are gone, so list again.
-
-    ``requested`` is the resourceVersion asked for, ``oldest`` the smallest
-    one the cache still accepted at that moment. ``reason`` is the
-    apiserver's ``Status.reason`` (``"Expired"``); there is no ``cause`` and
-    no ``retry_after_seconds`` (relisting, not retrying, is the remedy)."""
-    __module__ = "edgecache"
-    code = 410
-    reason = "Expired"
-    cause = None
-    retry_after_seconds = None
-    requested = None
-    oldest = None
-
-
-class TooLargeResourceVersion(Error):
-    """The watch cache did not reach the requested resourceVersion within the
-    timeout (HTTP 504): retry after ``retry_after_seconds``.
-
-    ``requested`` is the resourceVersion asked for, ``current`` the cache's
-    when the wait gave up. ``reason`` is the apiserver's ``Status.reason``
-    (``"Timeout"``) and ``cause`` its ``details.causes[0].type``
-    (``"ResourceVersionTooLarge"``, what client-go's
-    ``IsTooLargeResourceVersion`` looks for)."""
-    __module__ = "edgecache"
-    code = 504
-    reason = "Timeout"
-    cause = "ResourceVersionTooLarge"
-    retry_after_seconds = 1
-    requested = None
-    current = None
-
-
-class Timeout(Error, TimeoutError):
-    """A wait for a load in flight ran out of time. The load goes on for the
-    other callers. Also a built-in ``TimeoutError``."""
-    __module__ = "edgecache"
-
-
-class LoaderPanicked(Error):
-    """A loader or getter panicked in Rust. Nothing was cached; the key is
-    free for the next load."""
-    __module__ = "edgecache"
-
-
-class InvalidSelector(Error, ValueError):
-    """A label or field selector that does not parse, or a field selector on
-    a field the watch cache does not extract (the apiserver's "field label
-    not supported"); the message names the offending part. HTTP 400. Also a
-    built-in ``ValueError``."""
-    __module__ = "edgecache"
-    code = 400
-
-
-class RecursiveLoad(Error):
-    """A getter loaded its own key from its own group (directly or through a
-    chain on the same thread): answered at once instead of deadlocking."""
-    __module__ = "edgecache"
-
-
-class StoreLocked(Error):
-    """Another opener holds the on-disk store at this path."""
-    __module__ = "edgecache"
-
-
-class StoreCorrupt(Error):
-    """The on-disk store at this path is damaged."""
-    __module__ = "edgecache"
-
-
-class Closed(Error):
-    """The object is closed. For a watcher, ``reason`` says why:
-    ``"fell_behind"`` (it read too slowly; watch again from the last
-    resourceVersion received), ``"relisted"`` (list again),
-    ``"cache_closed"`` or ``"stopped"`` (its owner closed it). A closed
-    group says ``"group_closed"``."""
-    __module__ = "edgecache"
-    code = 503
-    reason = None
-"#;
-
-/// The classes, created once per process.
+/// The classes, imported once per process.
 pub(crate) struct Classes {
     pub(crate) error: Py<PyType>,
     pub(crate) resource_expired: Py<PyType>,
@@ -114,16 +30,17 @@ pub(crate) struct Classes {
     pub(crate) closed: Py<PyType>,
     pub(crate) invalid_selector: Py<PyType>,
     pub(crate) recursive_load: Py<PyType>,
+    pub(crate) no_value: Py<PyType>,
     pub(crate) store_locked: Py<PyType>,
     pub(crate) store_corrupt: Py<PyType>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
 
-/// The exception classes, defining them on first use.
+/// The exception classes, importing them on first use.
 pub(crate) fn classes(py: Python<'_>) -> PyResult<&'static Classes> {
     CLASSES.get_or_try_init(py, || {
-        let m = PyModule::from_code(py, SOURCE, c"<edgecache errors>", c"edgecache._errors")?;
+        let m = py.import(MODULE)?;
         let get = |name: &str| -> PyResult<Py<PyType>> { Ok(m.getattr(name)?.cast_into::<PyType>()?.unbind()) };
         Ok(Classes {
             error: get("Error")?,
@@ -134,6 +51,7 @@ pub(crate) fn classes(py: Python<'_>) -> PyResult<&'static Classes> {
             closed: get("Closed")?,
             invalid_selector: get("InvalidSelector")?,
             recursive_load: get("RecursiveLoad")?,
+            no_value: get("NoValue")?,
             store_locked: get("StoreLocked")?,
             store_corrupt: get("StoreCorrupt")?,
         })
@@ -153,6 +71,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("Closed", &c.closed),
         ("InvalidSelector", &c.invalid_selector),
         ("RecursiveLoad", &c.recursive_load),
+        ("NoValue", &c.no_value),
         ("StoreLocked", &c.store_locked),
         ("StoreCorrupt", &c.store_corrupt),
     ] {
@@ -171,6 +90,8 @@ pub(crate) enum Kind {
     LoaderPanicked,
     Closed,
     InvalidSelector,
+    RecursiveLoad,
+    NoValue,
 }
 
 /// An exception of `kind` with `message`, and `attrs` set on the instance.
@@ -186,6 +107,8 @@ pub(crate) fn new(py: Python<'_>, kind: Kind, message: &str, attrs: &[(&str, Py<
             Kind::LoaderPanicked => &c.loader_panicked,
             Kind::Closed => &c.closed,
             Kind::InvalidSelector => &c.invalid_selector,
+            Kind::RecursiveLoad => &c.recursive_load,
+            Kind::NoValue => &c.no_value,
         };
         let exc = cls.bind(py).call1((message,))?;
         for (name, value) in attrs {
@@ -194,6 +117,17 @@ pub(crate) fn new(py: Python<'_>, kind: Kind, message: &str, attrs: &[(&str, Py<
         Ok(PyErr::from_value(exc))
     };
     build().unwrap_or_else(|e| e)
+}
+
+/// `edgecache.RecursiveLoad` for a wait on a load that the caller's own
+/// thread (or asyncio task) is running.
+pub(crate) fn recursive_load(py: Python<'_>) -> PyErr {
+    new(
+        py,
+        Kind::RecursiveLoad,
+        "recursive load: the key is being loaded by this same thread's getter or loader, which would wait for itself",
+        &[],
+    )
 }
 
 /// `edgecache.Timeout` for a wait on a load in flight.
@@ -265,6 +199,9 @@ pub(crate) fn group(py: Python<'_>, err: edgecache::Error) -> PyErr {
         E::LoaderPanicked(m) => new(py, Kind::LoaderPanicked, &format!("getter panicked: {m}"), &[]),
         E::Timeout => load_timeout(py),
         E::Closed => closed(py, "the group is closed", "group_closed"),
+        E::RecursiveLoad => recursive_load(py),
+        E::NoValue => new(py, Kind::NoValue, "the getter returned None: a getter must return bytes or str", &[]),
+        E::InvalidArgument(m) => PyValueError::new_err(m),
         other => new(py, Kind::Error, &other.to_string(), &[]),
     }
 }
@@ -322,3 +259,19 @@ impl fmt::Display for GetterException {
 }
 
 impl std::error::Error for GetterException {}
+
+/// True when a loader's or getter's exception means its caller *leaves*
+/// rather than fails: anything that is not an `Exception` (a
+/// `KeyboardInterrupt`, a `SystemExit`, an asyncio `CancelledError`). Such a
+/// load is abandoned, not published: the leader's caller gets its exception
+/// and the waiters take the key over (the contract's "a leader that leaves
+/// for its own reasons"). Call it after [`from_loader`], which turns another
+/// module's `PanicException` (a `BaseException`) into `LoaderPanicked`.
+pub(crate) fn leaves(py: Python<'_>, err: &PyErr) -> bool {
+    !err.is_instance_of::<PyException>(py)
+}
+
+/// A getter's exception as the group publishes it to every waiter.
+pub(crate) fn getter_failed(err: PyErr) -> edgecache::Error {
+    edgecache::Error::Getter(Arc::new(GetterException(err)))
+}

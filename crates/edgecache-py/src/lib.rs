@@ -20,6 +20,20 @@
 //!   becomes `edgecache.LoaderPanicked`.
 //! - **Threads**: every class is frozen (immutable from Python) and `Sync`;
 //!   the module declares it does not need the GIL (`gil_used = false`).
+//! - **asyncio** (`Group.aget`, `Flight.ado`, `Watcher.anext` and `async
+//!   for`, `WatchCache.await_until_fresh` and `alist`): native methods that
+//!   check their arguments and return a coroutine of
+//!   `python/edgecache/_aio.py`, which parks the task on a future woken by
+//!   a core completion hook (`aio`). No thread waits for a task.
+//! - **Leaving is not failing**: a getter or loader that raises something
+//!   that is not an `Exception` (`KeyboardInterrupt`, `SystemExit`, a
+//!   cancelled task's `CancelledError`) abandons its load: its caller gets
+//!   that exception, and a waiting caller takes the key over and loads.
+//!   A wait for a load that the waiting thread or task leads itself raises
+//!   `RecursiveLoad` at once (`marks`, and the core's own marks).
+//! - **Test hooks** (`_panic`) exist only with the cargo feature
+//!   `test-hooks`, which `tests/python/run.sh` turns on; release wheels do
+//!   not carry them.
 //!
 //! # Known limitation: daemon threads inside a loader at exit
 //! On CPython 3.13 and older, a thread that takes the GIL back while the
@@ -33,19 +47,24 @@
 //! (SIGABRT). Non-daemon threads are joined before finalization and are not
 //! affected.
 
+mod aio;
 mod args;
 mod cache;
 mod errors;
 mod flight;
 mod group;
+mod marks;
 mod wait;
 mod watch;
 
 use pyo3::prelude::*;
+use pyo3::types::PyList;
 
-/// Panics with `message`. A test hook: called from Python it raises pyo3's
-/// `PanicException`, which is what a Rust-written loader that panics looks
-/// like to this module (the tests check it becomes `LoaderPanicked`).
+/// Panics with `message`. A test hook (feature `test-hooks`): called from
+/// Python it raises pyo3's `PanicException`, which is what a Rust-written
+/// loader that panics looks like to this module (the tests check it becomes
+/// `LoaderPanicked`).
+#[cfg(feature = "test-hooks")]
 #[pyfunction]
 fn _panic(message: &str) {
     panic!("{message}");
@@ -57,10 +76,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAIN_CACHE", group::MAIN_CACHE)?;
     m.add("HOT_CACHE", group::HOT_CACHE)?;
     errors::register(m)?;
+    m.add_class::<aio::Ready>()?;
     m.add_class::<flight::Flight>()?;
+    m.add_class::<flight::FlightLeader>()?;
+    m.add_class::<flight::FlightWaiter>()?;
     m.add_class::<cache::Cache>()?;
     m.add_class::<cache::CacheStats>()?;
     m.add_class::<group::Group>()?;
+    m.add_class::<group::GroupLeader>()?;
+    m.add_class::<group::GroupWaiter>()?;
     m.add_class::<group::Stats>()?;
     m.add_function(wrap_pyfunction!(group::get_group, m)?)?;
     m.add_class::<watch::WatchCache>()?;
@@ -68,6 +92,18 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<watch::Event>()?;
     m.add_class::<watch::Item>()?;
     m.add_class::<watch::ListPage>()?;
+    #[cfg(feature = "test-hooks")]
     m.add_function(wrap_pyfunction!(_panic, m)?)?;
+    // `add` lists every name in `__all__`; the private ones (the asyncio
+    // tickets, the test hooks) are not part of the public surface.
+    let all = m.index()?;
+    let public = PyList::empty(m.py());
+    for name in all.iter() {
+        let keep = name.extract::<&str>().map_or(true, |n| n == "__version__" || !n.starts_with('_'));
+        if keep {
+            public.append(name)?;
+        }
+    }
+    m.setattr("__all__", public)?;
     Ok(())
 }

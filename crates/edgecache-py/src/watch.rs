@@ -1,18 +1,19 @@
 //! `edgecache.WatchCache`, its `Watcher`, and the `Event` and `Item` it hands
 //! out.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use edgecache::watch::{
     self as core, CloseReason, DEFAULT_BOOKMARK_INTERVAL, DEFAULT_CAPACITY, DEFAULT_WATCH_BUFFER, ListRequest, Object,
     ResourceVersionMatch, Selector, StrMap, WatchError, WatchOptions,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyStopAsyncIteration, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
 use crate::args::{self, SelectorKind, Wait};
-use crate::{errors, wait};
+use crate::{aio, errors, wait};
 
 /// A Kubernetes-style watch cache: the newest events by resourceVersion,
 /// the current state, and watchers, so a client that reconnects resumes
@@ -378,7 +379,7 @@ impl WatchCache {
         let inner = Self::fresh_call(py, timeout.0, |slice| {
             cache.watch(rv, &labels, &fields, opts.clone().fresh_timeout(slice))
         })?;
-        Ok(Watcher { inner })
+        Ok(Watcher { inner, ready: Arc::default() })
     }
 
     /// One page of a list, from a snapshot: at most `limit` objects (None
@@ -438,6 +439,75 @@ impl WatchCache {
         Ok(ListPage { items: page.items, resource_version: page.resource_version, continue_token: page.continue_token })
     }
 
+    /// `await cache.await_until_fresh(resource_version, timeout=3.0)`: as
+    /// `wait_until_fresh`, for asyncio: no thread waits; the task wakes
+    /// when a write or bookmark brings the cache to `resource_version`.
+    /// Raises `TooLargeResourceVersion` (504) when `timeout` seconds pass
+    /// first (None: no limit; 0: no wait), `Closed` when the cache closes.
+    #[pyo3(signature = (resource_version, timeout = Wait::FRESH), text_signature = "($self, resource_version, timeout=3.0)")]
+    fn await_until_fresh<'py>(
+        slf: &Bound<'py, Self>,
+        resource_version: &Bound<'py, PyAny>,
+        timeout: Wait,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let rv = args::resource_version(resource_version)?;
+        if slf.get().inner.wait_until_fresh(rv, Duration::ZERO).is_ok() {
+            return aio::Ready::with(py.None().into_bound(py));
+        }
+        let timeout = timeout.0.map(|d| d.as_secs_f64());
+        aio::functions(py)?.await_until_fresh.bind(py).call1((slf, rv, timeout))
+    }
+
+    /// `await cache.alist(...)`: as `list`, for asyncio (the freshness wait
+    /// as `await_until_fresh`). Arguments are checked before the wait.
+    #[pyo3(
+        signature = (resource_version = None, label_selector = None, field_selector = None, timeout = Wait::FRESH),
+        text_signature = "($self, resource_version=0, label_selector=None, field_selector=None, timeout=3.0)"
+    )]
+    fn alist<'py>(
+        slf: &Bound<'py, Self>,
+        resource_version: Option<&Bound<'py, PyAny>>,
+        label_selector: Option<&Bound<'py, PyAny>>,
+        field_selector: Option<&Bound<'py, PyAny>>,
+        timeout: Wait,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let rv = resource_version.map(args::resource_version).transpose()?.unwrap_or(0);
+        if rv == 0 || this.inner.wait_until_fresh(rv, Duration::ZERO).is_ok() {
+            // Fresh: list now (a bad selector raises here).
+            let listed = this.list(py, resource_version, label_selector, field_selector, Wait(Some(Duration::ZERO)))?;
+            return aio::Ready::with(listed.into_pyobject(py)?.into_any());
+        }
+        args::selector(label_selector, "label_selector", SelectorKind::Label)?;
+        args::selector(field_selector, "field_selector", SelectorKind::Field)?;
+        let timeout = timeout.0.map(|d| d.as_secs_f64());
+        aio::functions(py)?.alist.bind(py).call1((slf, rv, label_selector, field_selector, timeout))
+    }
+
+    /// Calls `callback(*args)` once the cache has seen `resource_version`
+    /// or is closed: at once (returning None) if it has, else on the thread
+    /// of the write that gets it there (attached to the interpreter),
+    /// returning an id for `_cancel_fresh`. What it raises is ignored.
+    #[pyo3(signature = (resource_version, callback, *args))]
+    fn _on_fresh(
+        &self,
+        resource_version: &Bound<'_, PyAny>,
+        callback: &Bound<'_, PyAny>,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Option<u64>> {
+        let rv = args::resource_version(resource_version)?;
+        let (callback, args) = aio::callback_args(callback, args)?;
+        Ok(self.inner.on_fresh(rv, aio::hook(callback, args)))
+    }
+
+    /// Drops the `_on_fresh` callback `id` unrun; returns whether it was
+    /// still pending.
+    fn _cancel_fresh(&self, id: u64) -> bool {
+        self.inner.cancel_fresh(id)
+    }
+
     /// Closes the cache: blocked waits wake with `Closed`, watchers close
     /// (reason `"cache_closed"`) after delivering what they hold, and later
     /// calls raise `Closed`. Idempotent.
@@ -481,6 +551,8 @@ impl WatchCache {
 #[pyclass(module = "edgecache", frozen)]
 pub(crate) struct Watcher {
     inner: core::Watcher,
+    /// Asyncio readers waiting for something to read.
+    ready: Arc<aio::ReadyHooks>,
 }
 
 impl Watcher {
@@ -522,6 +594,73 @@ impl Watcher {
             Err(e) if self.inner.close_reason() == Some(CloseReason::Stopped) && is_closed(py, &e) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// `await watcher.anext(timeout=None)`: as `next`, for asyncio. The
+    /// next event, waiting at most `timeout` seconds (None: as long as it
+    /// takes; 0: no wait); None when the timeout passes, which does not
+    /// close the watcher. Raises `edgecache.Closed` once the watcher is
+    /// closed and drained. No thread waits: the task wakes when a writer
+    /// (or a close) makes something readable.
+    #[pyo3(signature = (timeout = Wait::FOREVER), text_signature = "($self, timeout=None)")]
+    fn anext<'py>(slf: &Bound<'py, Self>, timeout: Wait) -> PyResult<Bound<'py, PyAny>> {
+        // Always a coroutine, even when an event is waiting: an event is
+        // taken only when the coroutine runs, so one that is cancelled
+        // before it starts, or never awaited, loses nothing.
+        let py = slf.py();
+        let timeout = timeout.0.map(|d| d.as_secs_f64());
+        aio::functions(py)?.watcher_next.bind(py).call1((slf, timeout))
+    }
+
+    fn __aiter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// `async for event in watcher`: the events until the watcher is
+    /// closed by its owner; another close raises `Closed` after the events
+    /// it still holds, as iteration does.
+    fn __anext__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        aio::functions(py)?.watcher_anext.bind(py).call1((slf,))
+    }
+
+    /// The next event if one is ready, else None, without waiting. Raises
+    /// `Closed` once the watcher is closed and drained; when it was closed
+    /// by its owner (`close()`), `StopAsyncIteration` instead if `stop` is
+    /// true (for `async for`).
+    #[pyo3(signature = (stop = false))]
+    fn _try_next(&self, py: Python<'_>, stop: bool) -> PyResult<Option<Event>> {
+        match self.inner.try_next() {
+            Ok(ev) => Ok(ev.map(Event::from)),
+            Err(e) => {
+                let stopped = self.inner.close_reason() == Some(CloseReason::Stopped);
+                let err = errors::watch(py, e);
+                if stop && stopped && is_closed(py, &err) {
+                    return Err(PyStopAsyncIteration::new_err(()));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Calls `callback(*args)` once there is something to read (an event,
+    /// a close, a due bookmark): at once if there is, else on the thread
+    /// that makes it so (attached to the interpreter). Returns an id for
+    /// `_cancel_ready` and, when a periodic bookmark is scheduled, the
+    /// seconds until it is due (no callback runs for that: look again
+    /// then). What the callback raises is ignored.
+    #[pyo3(signature = (callback, *args))]
+    fn _on_ready(&self, callback: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<(u64, Option<f64>)> {
+        let (callback, args) = aio::callback_args(callback, args)?;
+        let inner = &self.inner;
+        let (id, delay) = self.ready.add(callback, args, |hook| inner.on_ready(hook));
+        Ok((id, delay.map(|d| d.as_secs_f64())))
+    }
+
+    /// Drops the `_on_ready` callback `id` if it has not run; returns
+    /// whether it was still waiting.
+    fn _cancel_ready(&self, id: u64) -> bool {
+        self.ready.cancel(id)
     }
 
     /// Closes the watcher: drops what it holds, wakes a thread blocked in

@@ -83,6 +83,11 @@ func (c *Cache) Stats() CacheStats {
 	var s C.edgecache_cache_stats
 	C.edgecache_cache_get_stats(c.ptr(), &s)
 	runtime.KeepAlive(c)
+	return goCacheStats(&s)
+}
+
+// goCacheStats converts the library's cache counters.
+func goCacheStats(s *C.edgecache_cache_stats) CacheStats {
 	return CacheStats{Bytes: int64(s.bytes), Items: int64(s.items), Gets: int64(s.gets), Hits: int64(s.hits),
 		Evictions: int64(s.evictions)}
 }

@@ -426,8 +426,7 @@ func (g *Group) CacheStats(which CacheType) CacheStats {
 	if st != C.EDGECACHE_OK {
 		return CacheStats{}
 	}
-	return CacheStats{Bytes: int64(s.bytes), Items: int64(s.items), Gets: int64(s.gets), Hits: int64(s.hits),
-		Evictions: int64(s.evictions)}
+	return goCacheStats(&s)
 }
 
 // Close ends the group: unregisters its name (GetGroup no longer finds it,

@@ -100,4 +100,3 @@ impl Clock for ManualClock {
         Duration::from_nanos(self.nanos.load(Ordering::SeqCst))
     }
 }
-

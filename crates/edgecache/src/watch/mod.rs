@@ -185,11 +185,11 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc as StdArc;
 use std::time::Duration;
 
-use crate::deadline::Deadline;
 use self::index::Store;
 use self::ring::Ring;
 use self::selector::Filter;
 use self::watcher::WatcherShared;
+use crate::deadline::Deadline;
 use crate::hook::{self, Hook};
 use crate::sync::{self, Arc, AtomicU64, Condvar, Mutex, MutexGuard, Ordering};
 

@@ -13,10 +13,10 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::Inner;
-use crate::deadline::Deadline;
 use super::error::{CloseReason, WatchError};
 use super::event::{Event, EventType};
 use super::selector::Filter;
+use crate::deadline::Deadline;
 use crate::hook::{self, Hook};
 use crate::sync::{self, Arc, AtomicU64, Condvar, Mutex, Ordering};
 

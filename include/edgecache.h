@@ -479,9 +479,11 @@ typedef void (*edgecache_release_code_fn)(void *user_data, uint64_t code);
  *   the registering call returns, if the thing is ready already; otherwise
  *   later on the thread that makes it ready (a getter's, a writer's, a
  *   closer's), after every lock of the library is dropped.
- * - It may call any edgecache function, but it delays that thread: keep it
- *   short (signal a condition variable, write to an eventfd, close a
- *   channel) and read the result from the waiting side.
+ * - It may call edgecache functions, but not on the ticket or watcher it was
+ *   registered on (it may run inside a call on that object, including its
+ *   `_free`), and it delays that thread: keep it short (signal a condition
+ *   variable, write to an eventfd, close a channel) and read the result
+ *   from the waiting side.
  * - It is never dropped unrun, except by an explicit cancel that says so
  *   (`edgecache_watch_cache_cancel_fresh`): freeing a ticket or a watcher
  *   does not stop a hook already registered (a freed watcher closes, which
@@ -2226,21 +2228,39 @@ enum edgecache_status edgecache_watch_last_error(struct edgecache_watch_error *o
  * Then `edgecache_watcher_next` with timeout 0 reads it.
  *
  * `*out_recheck_ms` (may be NULL) gets, when the hook was kept for later,
- * the milliseconds until the next periodic bookmark is due (nothing runs
- * the hook for it: call `edgecache_watcher_next` again after that long);
- * `EDGECACHE_WAIT_FOREVER` when there is none or the hook already ran.
+ * the milliseconds (rounded up) until the next periodic bookmark is due
+ * (nothing runs the hook for it: call `edgecache_watcher_next` again after
+ * that long); `EDGECACHE_WAIT_FOREVER` when there is none or the hook
+ * already ran. `*out_id` (may be NULL) gets the hook's id for
+ * `edgecache_watcher_cancel_ready`, 0 when it already ran.
  *
- * Every registered hook runs: a watcher always closes, at the latest when
- * it is freed (`edgecache_watcher_free` runs what is pending).
+ * Every registered hook runs unless cancelled: a watcher always closes, at
+ * the latest when it is freed (`edgecache_watcher_free` runs what is
+ * pending). A reader whose bookmark timer or own stop comes first should
+ * cancel the hook, so an idle watcher never gathers pending hooks.
  *
  * # Safety
  * `w` is live; `ready` is callable with `user_data` from any thread until
- * it has run; `out_recheck_ms` is NULL or writable.
+ * it has run or was cancelled; `out_recheck_ms` and `out_id` are NULL or
+ * writable.
  */
 enum edgecache_status edgecache_watcher_on_ready(const struct edgecache_watcher *w,
                                                  edgecache_ready_fn ready,
                                                  void *user_data,
-                                                 uint64_t *out_recheck_ms);
+                                                 uint64_t *out_recheck_ms,
+                                                 uint64_t *out_id);
+
+/**
+ * Cancels a watcher hook: `*out_cancelled` (may be NULL) is true when it
+ * was still pending and now never runs (its `user_data` is the caller's
+ * again), false when it has run or is running (or `id` is 0 or unknown).
+ *
+ * # Safety
+ * `w` is live; `out_cancelled` is NULL or writable.
+ */
+enum edgecache_status edgecache_watcher_cancel_ready(const struct edgecache_watcher *w,
+                                                     uint64_t id,
+                                                     bool *out_cancelled);
 
 /**
  * Registers `ready(user_data)` to run once the cache has seen

@@ -322,7 +322,9 @@ static void test_watcher_hook(void) {
     struct ready r;
     ready_init(&r);
     uint64_t recheck = 0;
-    CHECK_OK(edgecache_watcher_on_ready(w, on_ready, &r, &recheck));
+    uint64_t id = 99;
+    CHECK_OK(edgecache_watcher_on_ready(w, on_ready, &r, &recheck, &id));
+    CHECK(id != 0);
     CHECK(recheck == EDGECACHE_WAIT_FOREVER);
     CHECK(atomic_load(&r.runs) == 0);
     add(wc, "a", 1);
@@ -333,7 +335,7 @@ static void test_watcher_hook(void) {
     CHECK_STATUS(edgecache_watcher_next(w, 0, &ev), EDGECACHE_TIMEOUT);
 
     /* A writer on another thread runs the hook there. */
-    CHECK_OK(edgecache_watcher_on_ready(w, on_ready, &r, NULL));
+    CHECK_OK(edgecache_watcher_on_ready(w, on_ready, &r, NULL, NULL));
     struct writer wr = {wc, pthread_self()};
     pthread_t t;
     CHECK_PT(pthread_create(&t, NULL, write_later, &wr));
@@ -345,14 +347,30 @@ static void test_watcher_hook(void) {
     CHECK_PT(pthread_join(t, NULL));
     CHECK(pthread_equal(r.thread, t));
 
+    /* A cancelled hook never runs, however the watcher goes on. */
+    CHECK_OK(edgecache_watcher_next(w, 0, &ev));
+    edgecache_event_free(ev);
+    struct ready never;
+    ready_init(&never);
+    CHECK_OK(edgecache_watcher_on_ready(w, on_ready, &never, NULL, &id));
+    bool cancelled = false;
+    CHECK_OK(edgecache_watcher_cancel_ready(w, id, &cancelled));
+    CHECK(cancelled);
+    CHECK_OK(edgecache_watcher_cancel_ready(w, id, &cancelled));
+    CHECK(!cancelled);
+    CHECK_OK(edgecache_watcher_cancel_ready(w, 0, &cancelled));
+    CHECK(!cancelled);
+    add(wc, "after-cancel", 3);
+    CHECK(atomic_load(&never.runs) == 0);
+
     /* Freeing the watcher runs a pending hook. */
     CHECK_OK(edgecache_watcher_next(w, 0, &ev));
     edgecache_event_free(ev);
-    CHECK_OK(edgecache_watcher_on_ready(w, on_ready, &r, NULL));
+    CHECK_OK(edgecache_watcher_on_ready(w, on_ready, &r, NULL, NULL));
     CHECK(atomic_load(&r.runs) == 2);
     edgecache_watcher_free(w);
     CHECK(atomic_load(&r.runs) == 3);
-    CHECK_STATUS(edgecache_watcher_on_ready(NULL, on_ready, &r, NULL), EDGECACHE_NULL_ARGUMENT);
+    CHECK_STATUS(edgecache_watcher_on_ready(NULL, on_ready, &r, NULL, NULL), EDGECACHE_NULL_ARGUMENT);
     edgecache_watch_cache_free(wc);
 }
 

@@ -791,3 +791,24 @@ def test_ctrl_c_during_asyncio_run_ends_the_program(role: str) -> None:
     assert proc.returncode != 0
     assert elapsed < 5, f"exited {elapsed:.1f} s after SIGINT"
     assert "Fatal" not in err and "FATAL" not in err, err
+
+
+def test_aget_called_from_another_thread_marks_the_loop_not_the_caller(group_name: str) -> None:
+    """`run_coroutine_threadsafe(g.aget(k), loop)`: the load runs on the
+    loop's thread, so the recursion mark is the loop's. A sync get of the key
+    on the calling thread afterwards is no recursion (it used to raise
+    RecursiveLoad)."""
+    g = edgecache.Group(group_name, 1 << 20, lambda k: k.upper())
+    loop = asyncio.new_event_loop()
+    t = threading.Thread(target=loop.run_forever, daemon=True)
+    t.start()
+    try:
+        fut = asyncio.run_coroutine_threadsafe(g.aget("k"), loop)
+        assert fut.result(timeout=10) == b"K"
+        g.remove("k")
+        assert g.get("k") == b"K"
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(timeout=10)
+        loop.close()
+        g.close()

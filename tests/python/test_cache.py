@@ -148,3 +148,15 @@ def test_bad_arguments_leave_the_cache_intact() -> None:
     with pytest.raises(ValueError):
         c.set("k", b"w", ttl=-1)
     assert c.get("k") == b"v"
+
+
+def test_a_ttl_below_a_nanosecond_is_the_shortest_ttl_not_a_panic() -> None:
+    # It used to round to zero and trip the core's zero-TTL check (a
+    # PanicException).
+    c = edgecache.Cache(1 << 10)
+    c.set("k", b"v", ttl=1e-12)
+    g = edgecache.Group("test_cache/tiny-ttl", 1 << 10, lambda k: b"v", ttl=1e-12)
+    try:
+        assert g.get("k") == b"v"
+    finally:
+        g.close()

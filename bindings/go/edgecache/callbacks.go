@@ -85,13 +85,24 @@ func edgecacheGoReleaseCode(_ C.uintptr_t, code C.uint64_t) {
 }
 
 // takeError turns a load's edgecache_error into the Go error: the getter's
-// own error object when it set one, else a *StatusError. Frees err.
+// own error object when it set one, else a *StatusError. Frees err. Only
+// for loads whose failure codes are Go's (cgo.Handles of Go errors): a Go
+// Flight's, a group made by NewGroup.
 func takeError(s C.edgecache_status, err *C.edgecache_error) error {
+	return takeErrorCodes(s, err, true)
+}
+
+// takeErrorCodes is takeError for a load whose failure codes may be
+// another language's (goCodes false: a group made from C or Python): the
+// code then stays a number, in StatusError.Code, and is never read as a
+// handle.
+func takeErrorCodes(s C.edgecache_status, err *C.edgecache_error, goCodes bool) error {
 	if err == nil {
 		return statusError(s, "")
 	}
 	defer C.edgecache_error_free(err)
-	if code := C.edgecache_error_code(err); code != 0 && s == C.EDGECACHE_GETTER_FAILED {
+	code := uint64(C.edgecache_error_code(err))
+	if code != 0 && goCodes && s == C.EDGECACHE_GETTER_FAILED {
 		if e, ok := cgo.Handle(uintptr(code)).Value().(error); ok {
 			return e
 		}
@@ -99,5 +110,9 @@ func takeError(s C.edgecache_status, err *C.edgecache_error) error {
 	msg, _ := cMessage(func(buf *C.char, cap C.size_t, n *C.size_t) C.edgecache_status {
 		return C.edgecache_status(C.edgecache_error_message(err, buf, cap, n))
 	})
-	return statusError(s, msg)
+	e := statusError(s, msg)
+	if se, ok := e.(*StatusError); ok && !goCodes {
+		se.Code = code
+	}
+	return e
 }

@@ -208,7 +208,7 @@ func leaderCase(t *testing.T, subject string) string {
 		return dest.SetString("v")
 	}))
 	defer g.Close()
-	leaderErr := make(chan error, 1)
+	leaderErr := make(chan error, 2)
 	go func() {
 		defer func() { leaderErr <- nil }() // reached after Goexit too
 		var s string

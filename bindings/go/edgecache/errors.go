@@ -52,7 +52,15 @@ var (
 	// ErrNoValue: the getter returned nil without setting a value on its
 	// Sink (an empty value is a value; this is its absence).
 	ErrNoValue = errors.New("edgecache: the getter returned without setting a value")
+	// ErrGetterFailed: the getter of a group made from C or Python failed
+	// (a Go getter's own error reaches callers as itself instead).
+	ErrGetterFailed = errors.New("edgecache: the getter failed")
 )
+
+// errLeaderLeft tells a waiter that the load it waited for was abandoned by
+// its leader (a context, runtime.Goexit): take the key again. Never
+// returned to a caller; a user error that wraps ErrAbandoned is not it.
+var errLeaderLeft = errors.New("edgecache: the leader left")
 
 // StatusError is a failure reported by the library: which kind (Unwrap gives the
 // sentinel above) and the library's detail.
@@ -61,6 +69,9 @@ type StatusError struct {
 	Kind error
 	// Message is the library's detail, e.g. "too old resource version: 3 (10)".
 	Message string
+	// Code is the number a C or Python getter attached to its failure
+	// (ErrGetterFailed from a group made in another language); 0 otherwise.
+	Code uint64
 }
 
 func (e *StatusError) Error() string {
@@ -143,6 +154,8 @@ func kindOf(s C.edgecache_status) error {
 		return ErrRecursiveLoad
 	case C.EDGECACHE_NO_VALUE:
 		return ErrNoValue
+	case C.EDGECACHE_GETTER_FAILED:
+		return ErrGetterFailed
 	}
 	return ErrInternal
 }

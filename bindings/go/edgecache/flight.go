@@ -6,7 +6,6 @@ package edgecache
 import "C"
 
 import (
-	"errors"
 	"runtime"
 	"runtime/cgo"
 	"runtime/debug"
@@ -66,7 +65,7 @@ func (f *Flight) Do(key string, fn func() ([]byte, error)) ([]byte, error, bool)
 	}
 	for {
 		v, err, shared := f.do(key, fn)
-		if errors.Is(err, ErrAbandoned) {
+		if err == errLeaderLeft {
 			// The leader left through runtime.Goexit: take the key again.
 			continue
 		}
@@ -95,6 +94,12 @@ func (f *Flight) do(key string, fn func() ([]byte, error)) ([]byte, error, bool)
 		}
 		<-ready
 		s = C.edgecache_status(C.edgecache_ticket_result(o.t, &o.out, &o.err))
+		if s == C.EDGECACHE_ABANDONED {
+			if o.err != nil {
+				C.edgecache_error_free(o.err)
+			}
+			return nil, errLeaderLeft, true
+		}
 		if s != C.EDGECACHE_OK {
 			return nil, takeError(s, o.err), true
 		}

@@ -110,9 +110,9 @@ type groupState struct {
 }
 
 // NewGroup creates and registers a group with groupcache's signature:
-// cacheBytes bounds main + hot together (0 disables caching). It panics, as
-// groupcache does, on a nil getter, a name already registered or a negative
-// cacheBytes; NewGroupWithOptions returns those as errors.
+// cacheBytes bounds main + hot together (0 disables caching). It panics on
+// a nil getter or a name already registered (as groupcache does) and on a
+// negative cacheBytes; NewGroupWithOptions returns those as errors.
 func NewGroup(name string, cacheBytes int64, getter Getter) *Group {
 	g, err := NewGroupWithOptions(name, cacheBytes, getter, GroupOptions{})
 	if err != nil {
@@ -290,7 +290,7 @@ func (g *Group) load(ctx context.Context, key string, dest Sink) error {
 			return dest.SetBytes(v)
 		}
 		v, err := g.wait(ctx, o.ticket)
-		if errors.Is(err, ErrAbandoned) {
+		if err == errLeaderLeft {
 			// The leader left for its own reasons (its context, Goexit):
 			// take the key again; this caller may lead now.
 			rejoin = 1
@@ -321,8 +321,14 @@ func (g *Group) wait(ctx context.Context, t *C.edgecache_group_ticket) ([]byte, 
 		return nil, ctx.Err()
 	}
 	r := new(loadResult)
-	s := C.edgecache_group_ticket_result(t, &r.out, &r.err)
-	return r.take(C.edgecache_status(s))
+	s := C.edgecache_status(C.edgecache_group_ticket_result(t, &r.out, &r.err))
+	if s == C.EDGECACHE_ABANDONED {
+		if r.err != nil {
+			C.edgecache_error_free(r.err)
+		}
+		return nil, errLeaderLeft
+	}
+	return r.take(s, g.state != nil)
 }
 
 // loadResult holds a load's out-parameters (on the heap: they cross cgo).
@@ -331,14 +337,15 @@ type loadResult struct {
 	err *C.edgecache_error
 }
 
-// take turns a finished load into Go values, freeing what C handed out.
-func (r *loadResult) take(s C.edgecache_status) ([]byte, error) {
+// take turns a finished load into Go values, freeing what C handed out;
+// goCodes: the failure codes are Go error handles (see takeErrorCodes).
+func (r *loadResult) take(s C.edgecache_status, goCodes bool) ([]byte, error) {
 	if s == C.EDGECACHE_OK {
 		v := cloneBytes(cBytes(r.out))
 		freeBytes(r.out)
 		return v, nil
 	}
-	return nil, takeError(s, r.err)
+	return nil, takeErrorCodes(s, r.err, goCodes)
 }
 
 // lead runs the load this caller leads and publishes it; it owns t. A Go
@@ -351,7 +358,7 @@ func (g *Group) lead(ctx context.Context, key string, t *C.edgecache_group_ticke
 		defer h.Delete()
 		r := new(loadResult)
 		s := C.ec_group_ticket_load(t, C.uintptr_t(h), &r.out, &r.err)
-		return r.take(s)
+		return r.take(s, false)
 	}
 	// Freeing a leader that has not published abandons the load: the
 	// waiters take the key again. That is what happens when the getter

@@ -3,8 +3,10 @@ package edgecache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -145,6 +147,26 @@ func TestGetGroupSeesAGroupMadeFromC(t *testing.T) {
 	}
 	if st := g.Stats(); st.Gets != 1 || st.LocalLoads != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+	// Its failure codes are C's, not Go handles: a number, never a panic
+	// or another Go error.
+	err := g.Get(context.Background(), "fail", StringSink(&s))
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != 42 || !errors.Is(err, ErrGetterFailed) || !strings.Contains(err.Error(), "c failure") {
+		t.Fatalf("a C getter's failure = %#v", err)
+	}
+}
+
+func TestAUserErrorWrappingErrAbandonedIsNotARetry(t *testing.T) {
+	f := NewFlight()
+	var calls int64
+	mine := fmt.Errorf("my own: %w", ErrAbandoned)
+	_, err, _ := f.Do("k", func() ([]byte, error) {
+		atomic.AddInt64(&calls, 1)
+		return nil, mine
+	})
+	if err != mine || atomic.LoadInt64(&calls) != 1 {
+		t.Fatalf("Do = %v after %d calls; want the function's own error after 1", err, calls)
 	}
 }
 

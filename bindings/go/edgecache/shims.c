@@ -50,8 +50,8 @@ edgecache_status ec_ticket_on_ready(edgecache_ticket *t, uintptr_t h) {
 	return edgecache_ticket_on_ready(t, ec_ready, (void *)h);
 }
 
-edgecache_status ec_watcher_on_ready(const edgecache_watcher *w, uintptr_t h, uint64_t *recheck_ms) {
-	return edgecache_watcher_on_ready(w, ec_ready, (void *)h, recheck_ms);
+edgecache_status ec_watcher_on_ready(const edgecache_watcher *w, uintptr_t h, uint64_t *recheck_ms, uint64_t *id) {
+	return edgecache_watcher_on_ready(w, ec_ready, (void *)h, recheck_ms, id);
 }
 
 edgecache_status ec_on_fresh(const edgecache_watch_cache *wc, uint64_t rv, uintptr_t h, uint64_t *id) {
@@ -78,10 +78,14 @@ edgecache_status ec_group_ticket_load(edgecache_group_ticket *t, uintptr_t call,
 }
 
 /* For the package's tests: a group made the way a C program makes one,
- * with a C getter (the value is "c:" + key), so Go can be shown to see and
- * use groups it did not make. */
+ * with a C getter (the value is "c:" + key; the key "fail" fails with code
+ * 42), so Go can be shown to see and use groups it did not make. */
 static int32_t ec_test_c_getter(void *ud, const uint8_t *key, size_t key_len, edgecache_sink *sink) {
 	(void)ud;
+	if (key_len == 4 && memcmp(key, "fail", 4) == 0) {
+		edgecache_sink_set_error(sink, 42, (const uint8_t *)"c failure", 9);
+		return 1;
+	}
 	uint8_t buf[256];
 	if (key_len > sizeof buf - 2) return 1;
 	buf[0] = 'c';

@@ -26,7 +26,7 @@ edgecache_status ec_flight_new(edgecache_flight **out);
  * closes (edgecacheGoReady), from whatever thread completes the wait. */
 edgecache_status ec_group_ticket_on_ready(edgecache_group_ticket *t, uintptr_t h);
 edgecache_status ec_ticket_on_ready(edgecache_ticket *t, uintptr_t h);
-edgecache_status ec_watcher_on_ready(const edgecache_watcher *w, uintptr_t h, uint64_t *recheck_ms);
+edgecache_status ec_watcher_on_ready(const edgecache_watcher *w, uintptr_t h, uint64_t *recheck_ms, uint64_t *id);
 edgecache_status ec_on_fresh(const edgecache_watch_cache *wc, uint64_t rv, uintptr_t h, uint64_t *id);
 /* The group's Go state (a cgo.Handle), when a Go getter made it. */
 edgecache_status ec_group_go_state(const edgecache_group *g, uintptr_t *out);

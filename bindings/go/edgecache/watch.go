@@ -650,8 +650,8 @@ func (w *Watcher) pump() {
 func (w *Watcher) park() bool {
 	ready := make(chan struct{})
 	h := cgo.NewHandle(ready)
-	var recheck C.uint64_t
-	if C.ec_watcher_on_ready(w.h, C.uintptr_t(h), &recheck) != C.EDGECACHE_OK {
+	var recheck, id C.uint64_t
+	if C.ec_watcher_on_ready(w.h, C.uintptr_t(h), &recheck, &id) != C.EDGECACHE_OK {
 		h.Delete()
 		return true // next read reports the problem
 	}
@@ -661,15 +661,24 @@ func (w *Watcher) park() bool {
 		defer t.Stop()
 		due = t.C
 	}
-	// The hook runs exactly once (at the latest when the watcher is freed)
-	// and deletes h.
+	// The hook runs once (at the latest when the watcher is freed) and
+	// deletes h, unless it is cancelled first: then h is ours to delete.
+	// Cancelling when the timer or Stop wins keeps at most one hook
+	// pending on an idle watcher.
+	stopped := false
 	select {
 	case <-ready:
+		return true
 	case <-due:
 	case <-w.stop:
-		return false
+		stopped = true
 	}
-	return true
+	var cancelled C.bool
+	C.edgecache_watcher_cancel_ready(w.h, id, &cancelled)
+	if cancelled {
+		h.Delete()
+	}
+	return !stopped
 }
 
 // finish frees the library watcher once; it reports whether Stop was called.

@@ -13,9 +13,11 @@ use crate::status::{edgecache_status, fail};
 ///   the registering call returns, if the thing is ready already; otherwise
 ///   later on the thread that makes it ready (a getter's, a writer's, a
 ///   closer's), after every lock of the library is dropped.
-/// - It may call any edgecache function, but it delays that thread: keep it
-///   short (signal a condition variable, write to an eventfd, close a
-///   channel) and read the result from the waiting side.
+/// - It may call edgecache functions, but not on the ticket or watcher it was
+///   registered on (it may run inside a call on that object, including its
+///   `_free`), and it delays that thread: keep it short (signal a condition
+///   variable, write to an eventfd, close a channel) and read the result
+///   from the waiting side.
 /// - It is never dropped unrun, except by an explicit cancel that says so
 ///   (`edgecache_watch_cache_cancel_fresh`): freeing a ticket or a watcher
 ///   does not stop a hook already registered (a freed watcher closes, which

@@ -125,8 +125,10 @@ pub(crate) fn ttl(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> 
     if secs <= 0.0 {
         return Err(PyValueError::new_err(format!("ttl must be greater than 0 seconds, got {secs}")));
     }
-    // Too large for a Duration (including infinity): never expires.
-    Ok(Duration::try_from_secs_f64(secs).ok())
+    // Too large for a Duration (including infinity): never expires. Below a
+    // nanosecond it rounds to zero, which the core rejects: the shortest
+    // TTL there is, then.
+    Ok(Duration::try_from_secs_f64(secs).ok().map(|d| d.max(Duration::from_nanos(1))))
 }
 
 /// A timeout: `None` (wait as long as it takes) or seconds `>= 0`. One too

@@ -167,9 +167,12 @@ impl Group {
             GroupTicket::Hit(v) => Ok(PyBytes::new(py, &v).into_any().unbind()),
             GroupTicket::Leader(leader) => match &self.data {
                 Some(data) => {
-                    let mark = Mark::new(data.id, leader.key());
+                    // The recursion mark is made when the load starts on
+                    // the event loop's thread (`start`), not here: `aget`
+                    // may be called on another thread
+                    // (`run_coroutine_threadsafe`).
                     let data = Arc::clone(data);
-                    Ok(Py::new(py, GroupLeader { state: Mutex::new(Some((leader, mark))), data })?.into_any())
+                    Ok(Py::new(py, GroupLeader { state: Mutex::new(Some((leader, None))), data })?.into_any())
                 }
                 None => Ok(PyBytes::new(py, &self.lead(py, leader)?).into_any().unbind()),
             },
@@ -432,12 +435,13 @@ impl Stats {
 /// blocking the loop that the load needs.
 #[pyclass(module = "edgecache._native", name = "_GroupLeader", frozen)]
 pub(crate) struct GroupLeader {
-    state: Mutex<Option<(CoreLeader, Mark)>>,
+    /// The leader and, once `start` ran on the loop's thread, its mark.
+    state: Mutex<Option<(CoreLeader, Option<Mark>)>>,
     data: Arc<GroupData>,
 }
 
 impl GroupLeader {
-    fn take(&self) -> PyResult<(CoreLeader, Mark)> {
+    fn take(&self) -> PyResult<(CoreLeader, Option<Mark>)> {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -461,9 +465,15 @@ impl GroupLeader {
     /// it raises `LoaderPanicked`.
     fn start<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let key: Box<[u8]> = {
-            let st = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            match st.as_ref() {
-                Some((leader, _)) => leader.key().into(),
+            let mut st = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match st.as_mut() {
+                Some((leader, mark)) => {
+                    if mark.is_none() {
+                        // This thread runs the load: the event loop's.
+                        *mark = Some(Mark::new(self.data.id, leader.key()));
+                    }
+                    leader.key().into()
+                }
                 None => return Err(PyRuntimeError::new_err("this load has already ended")),
             }
         };

@@ -671,15 +671,25 @@ impl GroupLeader {
         getter: impl FnOnce(&[u8]) -> Result<Result<Value, Error>, X>,
     ) -> Result<Result<Value, Error>, X> {
         let group = self.group.clone();
-        if let Some(v) = group.fetch_from_peer(&self.key, self.gen_at_start) {
-            return Ok(self.publish(Ok(v)));
+        // The peer and the getter both run behind `catch_unwind`: a panic in
+        // either is published as `LoaderPanicked`, never unwound into the
+        // caller.
+        enum Loaded {
+            Peer(Value),
+            Local(Result<Value, Error>),
         }
         let out = {
             let _mark = self.leader.mark();
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| getter(&self.key)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                match group.fetch_from_peer(&self.key, self.gen_at_start) {
+                    Some(v) => Ok(Loaded::Peer(v)),
+                    None => getter(&self.key).map(Loaded::Local),
+                }
+            }))
         };
         match out {
-            Ok(Ok(r)) => {
+            Ok(Ok(Loaded::Peer(v))) => Ok(self.publish(Ok(v))),
+            Ok(Ok(Loaded::Local(r))) => {
                 let r = group.local_result(&self.key, r, self.gen_at_start);
                 Ok(self.publish(r))
             }

@@ -16,13 +16,16 @@
 //!   the registering thread if it already has.
 //! - It runs **after the crate's locks are dropped**, on the thread that made
 //!   the result ready (a loader's, a writer's, a closer's). So it may call
-//!   back into the crate, and it may take the caller's own locks (a GIL),
-//!   but it should be short: it delays that thread.
+//!   back into the crate (not into the waiter or watcher it was registered
+//!   on, whose call or drop may be running it), and it may take the
+//!   caller's own locks (a GIL), but it should be short: it delays that
+//!   thread.
 //! - It is never dropped unrun while the thing it waits for can still
 //!   happen: a flight always completes (its leader's drop guard publishes),
 //!   a watcher always closes (at the latest when it is dropped). Only an
-//!   explicit cancel ([`WatchCache::cancel_fresh`](crate::watch::WatchCache::cancel_fresh))
-//!   drops one unrun, and says so.
+//!   explicit cancel ([`WatchCache::cancel_fresh`](crate::watch::WatchCache::cancel_fresh),
+//!   [`Watcher::cancel_ready`](crate::watch::Watcher::cancel_ready)) drops
+//!   one unrun, and says so.
 //! - A hook that panics is caught; the panic goes no further and the other
 //!   hooks still run.
 

@@ -583,3 +583,30 @@ fn get_timeout_with_a_huge_timeout_does_not_panic() {
     assert_eq!(&*g.get_timeout(b"a", Duration::MAX).unwrap(), b"A");
     g.close();
 }
+
+/// A peer whose fetch panics.
+struct PanickingPeers;
+impl Peer for PanickingPeers {
+    fn get(&self, _group: &str, _key: &[u8]) -> Result<Value, GetterError> {
+        panic!("a hostile peer")
+    }
+}
+impl PeerPicker for PanickingPeers {
+    fn pick_peer(&self, _key: &[u8]) -> Option<Arc<dyn Peer>> {
+        Some(Arc::new(PanickingPeers))
+    }
+}
+
+#[test]
+fn a_panicking_peer_becomes_loader_panicked_not_an_unwind() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let g = Group::new(&name("panic-peer"), 1 << 10, upper_getter(calls)).unwrap();
+    g.register_peers(Arc::new(PanickingPeers)).unwrap();
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.get(b"k")));
+    match r {
+        Ok(Err(Error::LoaderPanicked(m))) => assert!(m.contains("hostile"), "{m}"),
+        other => panic!("expected LoaderPanicked, got {other:?}"),
+    }
+    assert_eq!(g.stats().local_load_errs, 1);
+    g.close();
+}

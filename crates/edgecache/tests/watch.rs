@@ -782,3 +782,22 @@ fn fresh_hooks_run_when_the_cache_reaches_the_version_or_closes() {
     c.close();
     assert_eq!(runs.load(Ordering::SeqCst), 111, "close runs what is left");
 }
+
+#[test]
+fn a_cancelled_watcher_hook_never_runs() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let c = WatchCache::new(10).unwrap();
+    let w = c.watch(0, &everything(), &everything(), WatchOptions::default()).unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let (id, _) = w
+        .on_ready_cancellable(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        })
+        .expect("nothing to read: kept");
+    assert!(w.cancel_ready(id));
+    assert!(!w.cancel_ready(id), "only once");
+    c.add(obj("a", "1"), 1).unwrap();
+    drop(w);
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+}

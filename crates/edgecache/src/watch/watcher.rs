@@ -168,9 +168,11 @@ struct WatcherState {
     /// Readers blocked on the condition variable; writers notify only when
     /// this is non-zero.
     waiting: usize,
-    /// Completion hooks of readers that do not block a thread; taken by the
-    /// next event, bookmark or close and run after every lock is dropped.
-    hooks: Vec<Hook>,
+    /// Completion hooks of readers that do not block a thread, with their
+    /// ids; taken by the next event, bookmark or close and run after every
+    /// lock is dropped, or cancelled by id.
+    hooks: Vec<(u64, Hook)>,
+    next_hook_id: u64,
     /// The resourceVersion of the last event read (initially the start).
     /// Invariant: a periodic bookmark is never below it.
     last_rv: u64,
@@ -225,6 +227,7 @@ impl WatcherShared {
                 closed: None,
                 waiting: 0,
                 hooks: Vec::new(),
+                next_hook_id: 0,
                 last_rv: start_rv,
                 next_bookmark: first,
                 initial_end_rv: options.send_initial_events.then_some(start_rv),
@@ -305,7 +308,7 @@ impl WatcherShared {
         if st.waiting > 0 {
             self.ready.notify_all();
         }
-        fired.append(&mut st.hooks);
+        fired.extend(st.hooks.drain(..).map(|(_, h)| h));
     }
 
     /// Closes the watcher. With `keep` the reader still gets what is
@@ -326,7 +329,7 @@ impl WatcherShared {
     /// Registers `hook` for the next moment there is something to read;
     /// runs it at once (here, with no lock held) if there is already. See
     /// [`Watcher::on_ready`].
-    fn on_ready(&self, hook: Hook) -> Option<Duration> {
+    fn on_ready(&self, hook: Hook) -> Option<(u64, Option<Duration>)> {
         let mut st = sync::lock(&self.state);
         let bookmark_due = st.next_bookmark.is_some_and(Self::bookmark_due);
         if !st.queue.is_empty() || st.closed.is_some() || bookmark_due {
@@ -334,8 +337,21 @@ impl WatcherShared {
             hook::run(hook);
             return None;
         }
-        st.hooks.push(hook);
-        st.next_bookmark.map(|t| t.saturating_duration_since(Instant::now()))
+        let id = st.next_hook_id;
+        st.next_hook_id += 1;
+        st.hooks.push((id, hook));
+        Some((id, st.next_bookmark.map(|t| t.saturating_duration_since(Instant::now()))))
+    }
+
+    /// Drops pending hook `id` unrun; false when it has run (or is unknown).
+    fn cancel_ready(&self, id: u64) -> bool {
+        let mut st = sync::lock(&self.state);
+        let Some(pos) = st.hooks.iter().position(|h| h.0 == id) else { return false };
+        let (_, hook) = st.hooks.swap_remove(pos);
+        drop(st);
+        // Its captures' destructors run outside the lock.
+        drop(hook);
+        true
     }
 
     /// The next event: `Ok(Some)` if one is queued, a periodic bookmark is
@@ -492,7 +508,26 @@ impl Watcher {
     /// [`try_next`](Self::try_next) again after that long. `None`: the hook
     /// ran already, or no periodic bookmark is scheduled.
     pub fn on_ready(&self, hook: impl FnOnce() + Send + 'static) -> Option<Duration> {
+        self.shared.on_ready(Box::new(hook)).and_then(|(_, recheck)| recheck)
+    }
+
+    /// [`on_ready`](Self::on_ready) for a reader that may stop waiting
+    /// before the hook runs (its bookmark timer or its own stop came
+    /// first): `None` when the hook ran at once, else its id for
+    /// [`cancel_ready`](Self::cancel_ready) and the time until the next
+    /// periodic bookmark. A reader that cancels the hooks it no longer
+    /// needs keeps at most one pending, however long the watcher stays
+    /// idle.
+    pub fn on_ready_cancellable(&self, hook: impl FnOnce() + Send + 'static) -> Option<(u64, Option<Duration>)> {
         self.shared.on_ready(Box::new(hook))
+    }
+
+    /// Drops the pending hook `id` (from
+    /// [`on_ready_cancellable`](Self::on_ready_cancellable)) unrun: true
+    /// when it was pending and now never runs, false when it has run or is
+    /// running.
+    pub fn cancel_ready(&self, id: u64) -> bool {
+        self.shared.cancel_ready(id)
     }
 
     /// Why the watcher closed, or `None` while it is open. A closed watcher

@@ -420,7 +420,7 @@ impl Group {
             return Ok(GroupTicket::Hit(v));
         }
         inner.counters.loads.incr();
-        Ok(self.join(key))
+        Ok(self.join(key, true))
     }
 
     /// Takes the key again after the load this caller waited for was
@@ -437,10 +437,12 @@ impl Group {
         if let Some(v) = self.lookup(key) {
             return Ok(GroupTicket::Hit(v));
         }
-        Ok(self.join(key))
+        Ok(self.join(key, false))
     }
 
-    fn join(&self, key: &[u8]) -> GroupTicket {
+    /// Leads or joins the key's load. `first`: this is the get's first try
+    /// (a rejoin's hit was counted as a load already, not again as a hit).
+    fn join(&self, key: &[u8], first: bool) -> GroupTicket {
         let inner = &*self.inner;
         match inner.flight.begin(key.into()) {
             Ticket::Waiter(waiter) => GroupTicket::Waiter(GroupWaiter { waiter }),
@@ -448,7 +450,9 @@ impl Group {
                 // Another leader may have filled the cache between our miss
                 // and our becoming leader.
                 if let Some(v) = self.lookup(key) {
-                    inner.counters.cache_hits.incr();
+                    if first {
+                        inner.counters.cache_hits.incr();
+                    }
                     let _ = leader.complete(Ok(Arc::clone(&v)));
                     return GroupTicket::Hit(v);
                 }

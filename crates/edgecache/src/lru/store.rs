@@ -1,366 +1,23 @@
-//! The byte-bounded LRU store behind [`Cache`](crate::Cache) and
-//! [`Group`](crate::Group).
-//!
-//! A [`Store`] holds one or more *segments* (a `Cache` has one; a `Group`
-//! has two, main and hot) under one byte budget. Each segment is split into
-//! shards; a shard is a hash table of node indices plus an intrusive
-//! doubly-linked recency list, all behind one reader-writer lock
-//! ([`BiasedRwLock`]).
-//!
-//! - A hit locks one shard, clones the value's `Arc` (or, for
-//!   [`Store::get_with`], lends the bytes to a closure under the lock) and,
-//!   unless the entry was already used since the last insert, moves it to
-//!   the front of that shard's list. With several shards the lookup runs
-//!   under the read lock and only the move takes the write lock, so hits on
-//!   popular entries run in parallel. Hits on different shards do not
-//!   contend (a writer revoking a shard's reader bias reads every thread's
-//!   reader slot of the store, once per quiet period).
-//! - While a shard has not been written for a while, its read lock is
-//!   reader-biased: a reader announces itself in its own cache line of the
-//!   store's [`Readers`] table instead of changing the lock word, so hits
-//!   from several cores on one popular shard do not pass the lock's cache
-//!   line between them (see `biased.rs`). A write closes that path for a
-//!   quiet period and waits for the announced readers.
-//! - Lookups are counted per thread slot ([`Counters`]): a plain load and
-//!   store on a line no other thread writes, not a locked read-modify-write
-//!   on the shard's lock line.
-//! - Structural changes that need room (inserts) are serialised by the
-//!   store's `write` mutex, so the budget check and the evictions it causes
-//!   are atomic with respect to each other: the resident bytes never exceed
-//!   the budget, at any instant.
-//! - The victim of an eviction is the tail of the shard whose tail is oldest,
-//!   judged by a stamp taken from the store's insert counter (`epoch`). With
-//!   one shard this is exact LRU; with several, entries last used between
-//!   the same two inserts count as equally recent (a hit on an entry whose
-//!   stamp is current does not relink it), and all other order is exact.
-//!
-//! Lock order: `write` before any shard; a thread holds two shard locks only
-//! while it holds `write`, so no two threads ever wait on each other's shard.
+//! The store: segments under one byte budget, the insert lock that keeps
+//! the budget, and the choice of the segment that gives up an entry.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
-use hashbrown::HashTable;
 use parking_lot::Mutex;
 
-use crate::biased::{BiasedRwLock, Readers};
-use crate::counter::{Counters, my_slot};
-
-/// A cached value: immutable shared bytes. Cloning is an atomic increment.
-pub type Value = Arc<[u8]>;
-
-const NIL: u32 = u32::MAX;
-
-/// One cached entry. Aligned to a cache line, so the fields a hit reads
-/// (key, value, stamp, expiry) come in one line rather than straddling two.
-#[repr(align(64))]
-struct Node {
-    key: Box<[u8]>,
-    value: Value,
-    hash: u64,
-    /// Neighbours in the shard's recency list (`NIL` at the ends); `prev` is
-    /// towards the front (most recent).
-    prev: u32,
-    next: u32,
-    /// The store's epoch when this node was last inserted or hit. Nodes are
-    /// ordered by it along the list: non-increasing from front to tail.
-    stamp: u64,
-    /// When the entry expires, in [`clock_nanos`] time; 0 for never. Eight
-    /// bytes rather than an `Option<Instant>`'s sixteen keep a node in one
-    /// 64-byte cache line.
-    expires: u64,
-}
-
-// A slab slot is exactly one cache line (checked at compile time).
-const _: () = assert!(std::mem::size_of::<Option<Node>>() == 64);
-
-impl Node {
-    #[inline]
-    fn expired(&self) -> bool {
-        self.expires != 0 && clock_nanos() >= self.expires
-    }
-}
-
-impl Node {
-    fn cost(&self) -> u64 {
-        (self.key.len() + self.value.len()) as u64
-    }
-}
-
-/// The part of a segment behind one lock.
-struct Shard {
-    /// Indices into `nodes`, hashed by `Node::hash`.
-    table: HashTable<u32>,
-    /// Slots; `None` slots are listed in `free`.
-    nodes: Vec<Option<Node>>,
-    free: Vec<u32>,
-    /// Most recently used node, or `NIL`.
-    head: u32,
-    /// Least recently used node, or `NIL`.
-    tail: u32,
-}
+use super::Value;
+use super::clock::expiry;
+use super::segment::{CacheStats, HITS, MISSES, Segment, Slot};
+use super::slab::{NIL, Node};
+use crate::biased::Readers;
+use crate::counter::my_slot;
 
 /// What a removal hands back to the caller's accounting.
 struct Removed {
     cost: u64,
-}
-
-impl Shard {
-    fn new() -> Self {
-        Shard { table: HashTable::new(), nodes: Vec::new(), free: Vec::new(), head: NIL, tail: NIL }
-    }
-
-    #[inline]
-    fn node(&self, i: u32) -> &Node {
-        match &self.nodes[i as usize] {
-            Some(n) => n,
-            None => unreachable!("index {i} in the table or list points at a free slot"),
-        }
-    }
-
-    fn node_mut(&mut self, i: u32) -> &mut Node {
-        match &mut self.nodes[i as usize] {
-            Some(n) => n,
-            None => unreachable!("index {i} in the table or list points at a free slot"),
-        }
-    }
-
-    #[inline]
-    fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
-        let nodes = &self.nodes;
-        self.table.find(hash, |&i| matches!(&nodes[i as usize], Some(n) if key_eq(&n.key, key))).copied()
-    }
-
-    /// The stamp of the least recently used node, `u64::MAX` when empty.
-    fn tail_stamp(&self) -> u64 {
-        if self.tail == NIL { u64::MAX } else { self.node(self.tail).stamp }
-    }
-
-    fn unlink(&mut self, i: u32) {
-        let (prev, next) = {
-            let n = self.node(i);
-            (n.prev, n.next)
-        };
-        if prev == NIL {
-            self.head = next;
-        } else {
-            self.node_mut(prev).next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            self.node_mut(next).prev = prev;
-        }
-    }
-
-    fn push_front(&mut self, i: u32) {
-        let old = self.head;
-        {
-            let n = self.node_mut(i);
-            n.prev = NIL;
-            n.next = old;
-        }
-        if old == NIL {
-            self.tail = i;
-        } else {
-            self.node_mut(old).prev = i;
-        }
-        self.head = i;
-    }
-
-    /// Marks `i` most recently used. Returns true when the tail or its stamp
-    /// changed.
-    fn touch(&mut self, i: u32, stamp: u64) -> bool {
-        self.node_mut(i).stamp = stamp;
-        let was_tail = self.tail == i;
-        if self.head == i {
-            return was_tail;
-        }
-        self.unlink(i);
-        self.push_front(i);
-        was_tail
-    }
-
-    fn insert(&mut self, node: Node) {
-        let hash = node.hash;
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.nodes[i as usize] = Some(node);
-                i
-            }
-            None => {
-                let i = u32::try_from(self.nodes.len()).unwrap_or(NIL);
-                assert!(i != NIL, "a cache shard cannot hold 2^32 - 1 entries");
-                self.nodes.push(Some(node));
-                i
-            }
-        };
-        let nodes = &self.nodes;
-        self.table.insert_unique(hash, i, |&j| match &nodes[j as usize] {
-            Some(n) => n.hash,
-            None => unreachable!("free slot in the table"),
-        });
-        self.push_front(i);
-    }
-
-    fn remove_at(&mut self, i: u32) -> Node {
-        let hash = self.node(i).hash;
-        if let Ok(entry) = self.table.find_entry(hash, |&j| j == i) {
-            entry.remove();
-        }
-        self.unlink(i);
-        self.free.push(i);
-        match self.nodes[i as usize].take() {
-            Some(n) => n,
-            None => unreachable!("removing a free slot"),
-        }
-    }
-
-    fn pop_tail(&mut self) -> Option<Node> {
-        if self.tail == NIL { None } else { Some(self.remove_at(self.tail)) }
-    }
-
-    fn clear(&mut self) {
-        *self = Shard::new();
-    }
-}
-
-/// Key equality, with the short keys caches mostly hold (up to 32 bytes)
-/// compared inline as two overlapping words each instead of by a call to
-/// `memcmp`.
-#[inline(always)]
-fn key_eq(a: &[u8], b: &[u8]) -> bool {
-    fn ends<const K: usize>(a: &[u8], b: &[u8]) -> bool {
-        a.first_chunk::<K>() == b.first_chunk::<K>() && a.last_chunk::<K>() == b.last_chunk::<K>()
-    }
-    if a.len() != b.len() {
-        return false;
-    }
-    match a.len() {
-        4..=8 => ends::<4>(a, b),
-        9..=16 => ends::<8>(a, b),
-        17..=32 => ends::<16>(a, b),
-        _ => a == b,
-    }
-}
-
-/// Index of the hit counter in [`Segment::lookups`].
-const HITS: usize = 0;
-/// Index of the miss counter in [`Segment::lookups`].
-const MISSES: usize = 1;
-
-/// A shard and the lock-free copy of its tail stamp.
-struct Slot {
-    /// `shard.tail_stamp()` as of the last change to the tail, for choosing
-    /// a victim shard without locking every shard. Written under `shard`'s
-    /// lock; read without it (a stale read only makes the choice less exact).
-    tail_stamp: AtomicU64,
-    shard: BiasedRwLock<Shard>,
-}
-
-impl Slot {
-    fn sync_tail(&self, s: &Shard) {
-        self.tail_stamp.store(s.tail_stamp(), Ordering::Relaxed);
-    }
-}
-
-/// Counters of one segment, as groupcache's `CacheStats`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Sum of `len(key) + len(value)` over the entries held.
-    pub bytes: u64,
-    /// Entries held.
-    pub items: u64,
-    /// Lookups.
-    pub gets: u64,
-    /// Lookups that found a live entry.
-    pub hits: u64,
-    /// Entries removed to make room, or because their TTL ran out (found
-    /// expired by a lookup or an insert). Explicit removals do not count.
-    pub evictions: u64,
-}
-
-/// One segment: a sharded recency-ordered map.
-struct Segment {
-    slots: Box<[CachePadded<Slot>]>,
-    /// `slots.len() - 1`; `slots.len()` is a power of two.
-    mask: usize,
-    /// Lookups that hit ([`HITS`]) and missed ([`MISSES`]), counted per
-    /// thread. A lookup is counted once, whatever it finds, so
-    /// `gets = hits + misses` holds exactly once the lookups have returned.
-    lookups: Counters<2>,
-    /// Sum of the costs of the nodes held. Incremented only under the
-    /// store's `write` lock, after the node is linked; decremented after a
-    /// node is unlinked. So it never undercounts what is resident. Padded
-    /// away from `slots`/`mask`, which every hit reads.
-    bytes: CachePadded<AtomicU64>,
-    items: AtomicU64,
-    evictions: AtomicU64,
-}
-
-impl Segment {
-    /// `shards` shards whose locks use `readers`; with one shard every hit
-    /// writes, so its lock starts without the reader bias.
-    fn new(shards: usize, readers: &Readers) -> Self {
-        let slots = (0..shards)
-            .map(|_| {
-                let shard = BiasedRwLock::new(Shard::new(), readers, shards > 1);
-                CachePadded::new(Slot { tail_stamp: AtomicU64::new(u64::MAX), shard })
-            })
-            .collect::<Vec<_>>()
-            .into_boxed_slice();
-        Segment {
-            slots,
-            mask: shards - 1,
-            lookups: Counters::default(),
-            bytes: CachePadded::new(AtomicU64::new(0)),
-            items: AtomicU64::new(0),
-            evictions: AtomicU64::new(0),
-        }
-    }
-
-    #[inline]
-    fn slot_of(&self, hash: u64) -> usize {
-        // hashbrown indexes buckets with the low bits and tags with the top
-        // seven; pick shards with bits from the middle.
-        (hash >> 32) as usize & self.mask
-    }
-
-    fn account_removed(&self, cost: u64, evicted: bool) {
-        self.bytes.fetch_sub(cost, Ordering::Relaxed);
-        self.items.fetch_sub(1, Ordering::Relaxed);
-        if evicted {
-            self.evictions.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    /// The slot whose tail is oldest, if any slot holds anything.
-    fn oldest_slot(&self) -> Option<usize> {
-        let mut best = None;
-        let mut best_stamp = u64::MAX;
-        for (i, slot) in self.slots.iter().enumerate() {
-            let s = slot.tail_stamp.load(Ordering::Relaxed);
-            if s < best_stamp {
-                best_stamp = s;
-                best = Some(i);
-            }
-        }
-        best
-    }
-
-    fn stats(&self) -> CacheStats {
-        let misses = self.lookups.get(MISSES);
-        let hits = self.lookups.get(HITS);
-        CacheStats {
-            bytes: self.bytes.load(Ordering::Relaxed),
-            items: self.items.load(Ordering::Relaxed),
-            evictions: self.evictions.load(Ordering::Relaxed),
-            gets: hits + misses,
-            hits,
-        }
-    }
 }
 
 /// Which segment gives up an entry when the store is over budget.
@@ -373,7 +30,7 @@ pub(crate) enum Rule {
     MainHot,
 }
 
-/// Segments under one byte budget. See the [module docs](self).
+/// Segments under one byte budget. See the [module docs](super).
 pub(crate) struct Store {
     segs: Box<[Segment]>,
     hasher: foldhash::fast::RandomState,
@@ -590,11 +247,7 @@ impl Store {
     ) -> bool {
         let cost = (key.len() + value.len()) as u64;
         let hash = self.hash(key);
-        let expires = ttl.map_or(0, |t| {
-            let nanos = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
-            // At least 1: 0 means "never".
-            clock_nanos().saturating_add(nanos).max(1)
-        });
+        let expires = expiry(ttl);
         let segment = &self.segs[seg];
         let home = segment.slot_of(hash);
         let slot = &segment.slots[home];
@@ -774,12 +427,4 @@ impl Store {
         }
         assert!(total <= self.budget, "resident {total} bytes exceed the budget {}", self.budget);
     }
-}
-
-/// Nanoseconds since the first call in this process (monotonic), the time
-/// base of entry expiry and of the shard locks' quiet periods.
-#[inline(never)]
-pub(crate) fn clock_nanos() -> u64 {
-    static BASE: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
-    u64::try_from(BASE.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }

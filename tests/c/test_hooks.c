@@ -406,7 +406,7 @@ static void test_fresh_hook(void) {
 /* Why a watcher closed, as values: fell behind (resume) or relisted (list
  * again), told apart without parsing text. */
 static const char *reason_name(uint32_t r) {
-    switch ((edgecache_close_reason)r) {
+    switch ((enum edgecache_close_reason)r) { /* the enum tag: -Wswitch checks the cases */
     case EDGECACHE_CLOSE_NONE: return "open";
     case EDGECACHE_CLOSE_FELL_BEHIND: return "fell behind";
     case EDGECACHE_CLOSE_RELISTED: return "relisted";

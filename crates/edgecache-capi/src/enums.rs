@@ -1,5 +1,8 @@
-//! The C ABI's small value sets as real C enums (so a C `switch` can warn
-//! on a missing case), and the watcher's close reason.
+//! The C ABI's small value sets as real C enums, and the watcher's close
+//! reason. The header declares each as `enum NAME` (with a fixed
+//! `uint32_t` base in C23 and C++, where the typedef `NAME` is the enum;
+//! before C23 the typedef is `uint32_t`), so a program can cast a value to
+//! `enum NAME` and `switch` on it with the compiler checking the cases.
 //!
 //! Functions still take and return these as `uint32_t`: a value that came
 //! from C is checked before it becomes one of these types (an out-of-range

@@ -217,7 +217,7 @@ func (g *Group) Get(ctx context.Context, key string, dest Sink) error {
 		return &StatusError{Kind: ErrInvalidArgument, Message: "nil dest Sink"}
 	}
 	hit := hitPool.Get().(*C.ec_hit)
-	s := C.ec_group_get_cached(g.handle(), strData(key), C.size_t(len(key)), hit)
+	s := C.ec_group_get(g.handle(), strData(key), C.size_t(len(key)), hit)
 	runtime.KeepAlive(g)
 	if s == C.EDGECACHE_OK {
 		var err error
@@ -231,11 +231,13 @@ func (g *Group) Get(ctx context.Context, key string, dest Sink) error {
 		hitPool.Put(hit)
 		return err
 	}
+	t, leader := hit.ticket, bool(hit.leader)
+	hit.ticket, hit.leader = nil, false
 	hitPool.Put(hit)
-	if s != C.EDGECACHE_NOT_FOUND {
+	if s != C.EDGECACHE_PENDING {
 		return statusError(s, "")
 	}
-	return g.load(ctx, key, dest)
+	return g.load(ctx, key, dest, t, leader)
 }
 
 // leadingKey marks, in a getter's context, the loads its goroutine leads.
@@ -259,48 +261,50 @@ func isLeading(ctx context.Context, group, key string) bool {
 
 // load runs the miss path: lead the library's load of key, or park until
 // the leader's result is ready.
-func (g *Group) load(ctx context.Context, key string, dest Sink) error {
+// t is the miss's ticket (from the same library call as the cache lookup);
+// load owns it.
+func (g *Group) load(ctx context.Context, key string, dest Sink, t *C.edgecache_group_ticket, leader bool) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if isLeading(ctx, g.name, key) {
-		return &StatusError{Kind: ErrRecursiveLoad, Message: "recursive load of " + strconv.Quote(key) + " in group " +
-			strconv.Quote(g.name)}
-	}
-	rejoin := 0
 	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		o := new(C.ec_begin)
-		s := C.ec_group_begin(g.ptr(), strData(key), C.size_t(len(key)), C.int(rejoin), o)
-		runtime.KeepAlive(g)
-		switch {
-		case s == C.EDGECACHE_OK:
-			err := dest.SetBytes(cBytes(o.value))
-			freeBytes(o.value)
-			return err
-		case s != C.EDGECACHE_PENDING:
-			return statusError(s, "")
-		case bool(o.leader):
-			v, err := g.lead(ctx, key, o.ticket)
+		if leader {
+			v, err := g.lead(ctx, key, t)
 			if err != nil {
 				return err
 			}
 			return dest.SetBytes(v)
 		}
-		v, err := g.wait(ctx, o.ticket)
-		if err == errLeaderLeft {
-			// The leader left for its own reasons (its context, Goexit):
-			// take the key again; this caller may lead now.
-			rejoin = 1
-			continue
+		if isLeading(ctx, g.name, key) {
+			// This goroutine's own getter leads the load it would wait for.
+			C.edgecache_group_ticket_free(t)
+			return &StatusError{Kind: ErrRecursiveLoad, Message: "recursive load of " + strconv.Quote(key) +
+				" in group " + strconv.Quote(g.name)}
 		}
-		if err != nil {
+		v, err := g.wait(ctx, t)
+		if err != errLeaderLeft {
+			if err != nil {
+				return err
+			}
+			return dest.SetBytes(v)
+		}
+		// The leader left for its own reasons (its context, Goexit): take
+		// the key again; this caller may lead now.
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err = dest.SetBytes(v)
-		return err
+		o := new(C.ec_begin)
+		s := C.ec_group_begin(g.ptr(), strData(key), C.size_t(len(key)), 1, o)
+		runtime.KeepAlive(g)
+		if s == C.EDGECACHE_OK {
+			err := dest.SetBytes(cBytes(o.value))
+			freeBytes(o.value)
+			return err
+		}
+		if s != C.EDGECACHE_PENDING {
+			return statusError(s, "")
+		}
+		t, leader = o.ticket, bool(o.leader)
 	}
 }
 

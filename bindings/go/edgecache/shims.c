@@ -18,10 +18,7 @@ edgecache_status ec_group_new(const uint8_t *name, size_t name_len, int64_t cach
 
 /* A hit in one call: the value is copied into hit->buf when it fits (and
  * the shared bytes released); otherwise hit->big keeps them for the caller. */
-edgecache_status ec_group_get_cached(uintptr_t g, const uint8_t *key, size_t key_len, ec_hit *hit) {
-	edgecache_bytes b;
-	edgecache_status s = edgecache_group_get_cached((const edgecache_group *)g, key, key_len, &b);
-	if (s != EDGECACHE_OK) return s;
+static void ec_take_hit(edgecache_bytes b, ec_hit *hit) {
 	hit->n = b.len;
 	if (b.len <= sizeof hit->buf) {
 		if (b.len > 0) memcpy(hit->buf, b.data, b.len);
@@ -31,9 +28,29 @@ edgecache_status ec_group_get_cached(uintptr_t g, const uint8_t *key, size_t key
 	} else {
 		hit->big = b;
 	}
+}
+
+static edgecache_status ec_group_get_cached(uintptr_t g, const uint8_t *key, size_t key_len, ec_hit *hit) {
+	edgecache_bytes b;
+	edgecache_status s = edgecache_group_get_cached((const edgecache_group *)g, key, key_len, &b);
+	if (s != EDGECACHE_OK) return s;
+	ec_take_hit(b, hit);
 	return EDGECACHE_OK;
 }
 
+edgecache_status ec_group_get(uintptr_t g, const uint8_t *key, size_t key_len, ec_hit *hit) {
+	edgecache_status s = ec_group_get_cached(g, key, key_len, hit);
+	if (s != EDGECACHE_NOT_FOUND) return s;
+	edgecache_bytes b;
+	s = edgecache_group_begin((const edgecache_group *)g, key, key_len, &b, &hit->ticket);
+	if (s == EDGECACHE_OK) {
+		ec_take_hit(b, hit);
+		hit->ticket = NULL;
+	} else if (s == EDGECACHE_PENDING) {
+		hit->leader = edgecache_group_ticket_is_leader(hit->ticket);
+	}
+	return s;
+}
 
 /* Failure codes are cgo.Handles of Go errors; the hook deletes them. */
 edgecache_status ec_flight_new(edgecache_flight **out) {

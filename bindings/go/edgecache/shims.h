@@ -14,12 +14,19 @@ edgecache_status ec_group_new(const uint8_t *name, size_t name_len, int64_t cach
 typedef struct ec_hit {
 	size_t n;
 	edgecache_bytes big;
+	/* A miss (EDGECACHE_PENDING): the ticket edgecache_group_begin handed
+	 * out, and whether it leads. */
+	edgecache_group_ticket *ticket;
+	bool leader;
 	uint8_t buf[2048];
 } ec_hit;
 
 /* g is the group handle as an integer: it is C memory, and an integer needs
  * no cgo pointer check. */
-edgecache_status ec_group_get_cached(uintptr_t g, const uint8_t *key, size_t key_len, ec_hit *hit);
+/* A get in one call: a hit is copied into hit->buf when it fits (else
+ * hit->big keeps the library's bytes for the caller); on a miss, the ticket
+ * of edgecache_group_begin (EDGECACHE_PENDING, hit->ticket, hit->leader). */
+edgecache_status ec_group_get(uintptr_t g, const uint8_t *key, size_t key_len, ec_hit *hit);
 edgecache_status ec_flight_new(edgecache_flight **out);
 
 /* Completion hooks: `h` is a cgo.Handle of a Go channel that the hook

@@ -170,44 +170,6 @@ func TestAUserErrorWrappingErrAbandonedIsNotARetry(t *testing.T) {
 	}
 }
 
-func TestTenThousandWaitersHoldNoThreads(t *testing.T) {
-	if gcEveryCall {
-		t.Skip("10,000 callers with a collection in every library call: minutes; the plain -race run covers it")
-	}
-	const n = 10000
-	release := make(chan struct{})
-	g := NewGroup(uniqueName(t), 1<<20, GetterFunc(func(_ context.Context, key string, dest Sink) error {
-		<-release
-		return dest.SetString("v")
-	}))
-	defer g.Close()
-	before := osThreads(t)
-	var wg sync.WaitGroup
-	var bad int64
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var s string
-			if err := g.Get(context.Background(), "k", StringSink(&s)); err != nil || s != "v" {
-				atomic.AddInt64(&bad, 1)
-			}
-		}()
-	}
-	waitFor(t, "every caller to join", func() bool { return g.Stats().Loads == n })
-	time.Sleep(50 * time.Millisecond)
-	during := osThreads(t)
-	t.Logf("OS threads: %d before, %d with %d goroutines waiting on one load", before, during, n)
-	if during > before+64 {
-		t.Fatalf("%d waiters took %d OS threads", n, during-before)
-	}
-	close(release)
-	wg.Wait()
-	if bad != 0 || g.Stats().LocalLoads != 1 {
-		t.Fatalf("%d waiters failed; stats %+v", bad, g.Stats())
-	}
-}
-
 func TestTenThousandIdleWatchersHoldNoThreads(t *testing.T) {
 	if gcEveryCall {
 		t.Skip("10,000 callers with a collection in every library call: minutes; the plain -race run covers it")

@@ -51,6 +51,10 @@ func TestDefect02_UpstreamWatchErrorsResumeWithoutRelist(t *testing.T) {
 	p, srv := testProxy(t, f, podsOnly)
 	l := list(t, srv, "/api/v1/pods")
 	cw := openWatch(t, srv, "/api/v1/pods?watch=1&resourceVersion="+l.Metadata.ResourceVersion)
+	// The proxy's own upstream watch must be open before the failures are
+	// queued: one that arrived later took the first failure itself, and the
+	// cut then ended nothing (a flake, 1 run in 20 under -race).
+	eventually(t, 5*time.Second, "the upstream watch", func() bool { return f.count("watch /api/v1/pods") >= 1 })
 	f.failWatches(503, 429, 500)
 	f.cutWatches()
 	eventually(t, 5*time.Second, "three failed watches and a resume", func() bool { return f.count("watch /api/v1/pods") >= 5 })
